@@ -5,3 +5,5 @@
 //! execution ([`execution`]) fills; analytics ([`analytics`]) score the agents.
 
 pub mod domain;
+pub mod indicators;
+pub mod market;

@@ -1,0 +1,1 @@
+//! Multi-timeframe candle aggregation.

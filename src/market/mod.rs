@@ -1,0 +1,4 @@
+//! Market data: sources behind one trait, and multi-timeframe candle aggregation.
+
+pub mod candles;
+pub mod sim;
