@@ -1,0 +1,135 @@
+//! What goes into the engine ([`EngineEvent`], [`Command`]) and what comes out ([`Outputs`]).
+
+use serde::{Deserialize, Serialize};
+
+use super::journal::JournalRecord;
+use super::request::AgentRequest;
+use crate::agents::Decision;
+use crate::domain::{AgentId, MarketEvent, OrderId, OrderRequest, Symbol};
+use crate::execution::ExecEvent;
+use crate::risk::RiskApproved;
+
+/// Everything the engine reacts to.
+#[derive(Debug, Clone)]
+pub enum EngineEvent {
+    /// New market data.
+    Market(MarketEvent),
+    /// A venue report; in live runs it arrives only after the ledger committed it.
+    Exec(ExecEvent),
+    /// An operator intent.
+    Command(Command),
+    /// A slow agent's answer to an [`AgentRequest`].
+    AgentReply(AgentReply),
+    /// The state of a market data feed changed.
+    Feed(FeedStatus),
+    /// Time passed (timers: sampling, candle closes in quiet markets, agent cadences).
+    Tick,
+}
+
+/// Operator intents from the keyboard, the command line or `ctl`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// Stop asking the agent for decisions; its positions stay protected.
+    Pause { agent: AgentId },
+    Resume { agent: AgentId },
+    PauseAll,
+    ResumeAll,
+    /// Cancel the agent's orders and close its positions at market.
+    FlattenAgent { agent: AgentId },
+    /// Close every agent's position in one symbol.
+    FlattenSymbol { symbol: Symbol },
+    /// Cancel everything and close everything.
+    FlattenAll,
+}
+
+impl Command {
+    pub fn describe(&self) -> String {
+        match self {
+            Command::Pause { agent } => format!("pause {agent}"),
+            Command::Resume { agent } => format!("resume {agent}"),
+            Command::PauseAll => "pause all agents".into(),
+            Command::ResumeAll => "resume all agents".into(),
+            Command::FlattenAgent { agent } => format!("flatten {agent}"),
+            Command::FlattenSymbol { symbol } => format!("flatten {symbol}"),
+            Command::FlattenAll => "flatten everything".into(),
+        }
+    }
+}
+
+/// Metadata a slow agent returns with its decision (what it cost, how long it took, what it saw).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ReplyMeta {
+    pub latency_ms: u64,
+    pub prompt: Option<String>,
+    pub raw_response: Option<String>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_usd: f64,
+}
+
+/// A slow agent's decision (or its failure).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentReply {
+    pub agent: AgentId,
+    pub request_id: u64,
+    /// `Err` carries a human-readable failure (timeout, invalid output...): it counts as a hold.
+    pub decision: Result<Decision, String>,
+    pub meta: ReplyMeta,
+}
+
+/// Health of a market data feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedStatus {
+    pub source: String,
+    pub state: FeedState,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedState {
+    Connecting,
+    Live,
+    Stale,
+    Disconnected,
+    Finished,
+}
+
+impl FeedState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedState::Connecting => "CONNECTING",
+            FeedState::Live => "LIVE",
+            FeedState::Stale => "STALE",
+            FeedState::Disconnected => "DISCONNECTED",
+            FeedState::Finished => "FINISHED",
+        }
+    }
+}
+
+/// What one `process` call asks the outside world to do.
+#[derive(Debug, Default)]
+pub struct Outputs {
+    /// Approved orders for the execution client.
+    pub orders: Vec<RiskApproved<OrderRequest>>,
+    /// Cancels for the execution client: (account, order, reason).
+    pub cancels: Vec<(AgentId, OrderId, String)>,
+    /// Records for the ledger.
+    pub journal: Vec<JournalRecord>,
+    /// Requests for slow agents.
+    pub agent_requests: Vec<AgentRequest>,
+}
+
+impl Outputs {
+    pub fn is_empty(&self) -> bool {
+        self.orders.is_empty() && self.cancels.is_empty() && self.journal.is_empty() && self.agent_requests.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.orders.clear();
+        self.cancels.clear();
+        self.journal.clear();
+        self.agent_requests.clear();
+    }
+}

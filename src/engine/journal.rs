@@ -1,0 +1,109 @@
+//! Records the engine hands to the ledger (besides venue reports, which the runner journals
+//! before the engine sees them).
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::agents::{Decision, Proposal};
+use crate::domain::{AgentId, OrderId, OrderRequest};
+use crate::risk::{RefusalCode, TradingState};
+
+/// One ledger record produced by the engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "record", rename_all = "snake_case")]
+pub enum JournalRecord {
+    Decision(DecisionRecord),
+    Refusal(RefusalRecord),
+    Equity(EquityRecord),
+    Command(CommandRecord),
+    StateChange(StateChangeRecord),
+}
+
+/// How one proposal of a decision ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ProposalOutcome {
+    Hold,
+    /// Orders were sent (ids of the entry/exit order).
+    Submitted { order: OrderId },
+    /// The proposal was malformed or not applicable (e.g. close without a position).
+    Invalid { reason: String },
+    Refused { code: RefusalCode, message: String },
+}
+
+impl ProposalOutcome {
+    pub fn label(&self) -> String {
+        match self {
+            ProposalOutcome::Hold => "hold".into(),
+            ProposalOutcome::Submitted { order } => format!("sent #{order}"),
+            ProposalOutcome::Invalid { reason } => format!("invalid: {reason}"),
+            ProposalOutcome::Refused { code, message } => format!("refused {code}: {message}"),
+        }
+    }
+}
+
+/// A stored decision cycle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    pub id: u64,
+    pub agent: AgentId,
+    pub ts_ms: i64,
+    /// `rule` or `llm`.
+    pub source: String,
+    pub decision: Decision,
+    pub outcomes: Vec<ProposalOutcome>,
+    /// Failure text when the agent produced no valid decision (counts as hold).
+    pub error: Option<String>,
+    pub latency_ms: u64,
+    pub prompt: Option<String>,
+    pub raw_response: Option<String>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_usd: f64,
+}
+
+impl DecisionRecord {
+    pub fn proposals(&self) -> &[Proposal] {
+        &self.decision.proposals
+    }
+}
+
+/// A refused order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefusalRecord {
+    pub agent: AgentId,
+    pub ts_ms: i64,
+    pub decision_id: Option<u64>,
+    pub code: RefusalCode,
+    pub message: String,
+    pub request: OrderRequest,
+}
+
+/// An equity sample.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EquityRecord {
+    pub agent: AgentId,
+    pub ts_ms: i64,
+    pub equity: Decimal,
+    pub cash: Decimal,
+    pub unrealized_pnl: Decimal,
+}
+
+/// An operator action, for the audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandRecord {
+    pub ts_ms: i64,
+    pub command: String,
+    pub result: String,
+}
+
+/// A change of an agent's (or the arena's) pause flag or trading state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateChangeRecord {
+    pub ts_ms: i64,
+    /// `None` for the arena-wide state.
+    pub agent: Option<AgentId>,
+    pub paused: bool,
+    pub state: TradingState,
+    pub reason: String,
+}

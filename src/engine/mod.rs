@@ -1,0 +1,15 @@
+//! The engine: the single writer of trading state, its inputs, outputs and snapshots.
+
+mod core;
+pub mod driver;
+pub mod event;
+pub mod journal;
+pub mod request;
+pub mod runner;
+pub mod snapshot;
+pub mod state;
+
+pub use self::core::{AgentReport, AgentSpec, Engine, EngineConfig};
+pub use driver::{Driver, Durability};
+pub use event::{AgentReply, Command, EngineEvent, FeedState, FeedStatus, Outputs, ReplyMeta};
+pub use snapshot::Snapshot;

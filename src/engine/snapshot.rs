@@ -1,0 +1,173 @@
+//! The read-only picture of the engine that UIs and status lines render.
+//!
+//! The engine builds a [`Snapshot`] on request and the runner publishes it as `Arc<Snapshot>`
+//! on a `watch` channel: readers always get the latest complete picture and never block the
+//! engine. Things that must not be missed between frames (reasoning log, refusals) are bounded
+//! rings inside it.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use super::event::FeedState;
+use super::state::ExitPlan;
+use crate::analytics::Metrics;
+use crate::domain::{AgentId, Order, Price, Qty, Side, Symbol};
+use crate::risk::{RefusalCode, TradingState};
+
+/// Everything a screen needs, at one instant.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Snapshot {
+    /// Increases with every snapshot built.
+    pub version: u64,
+    /// Engine (market) time.
+    pub now_ms: i64,
+    /// `PAPER` or `LIVE`.
+    pub mode: String,
+    pub source: SourceSnapshot,
+    /// Arena-wide trading state.
+    pub global_state: TradingState,
+    pub global_reason: Option<String>,
+    pub agents: Vec<AgentSnapshot>,
+    pub markets: Vec<MarketSnapshot>,
+    /// Newest last.
+    pub log: Vec<LogEntry>,
+    pub counters: Counters,
+    /// True when this run resumed from the ledger.
+    pub resumed: bool,
+    pub run_id: Option<i64>,
+}
+
+impl Snapshot {
+    pub fn agent(&self, id: AgentId) -> Option<&AgentSnapshot> {
+        self.agents.iter().find(|a| a.id == id)
+    }
+
+    /// Sum of all agents' equity except benchmarks.
+    pub fn total_equity(&self) -> Decimal {
+        self.agents.iter().filter(|a| !a.benchmark).map(|a| a.equity).sum()
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceSnapshot {
+    pub name: String,
+    pub state: FeedState,
+    pub detail: String,
+}
+
+impl Default for SourceSnapshot {
+    fn default() -> Self {
+        Self { name: String::new(), state: FeedState::Connecting, detail: String::new() }
+    }
+}
+
+/// One agent on the leaderboard.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentSnapshot {
+    pub id: AgentId,
+    /// Strategy or model (`trend`, `buy_and_hold`, `gpt-4o`...).
+    pub kind: String,
+    /// The buy-and-hold baseline and other benchmarks.
+    pub benchmark: bool,
+    pub paused: bool,
+    pub state: TradingState,
+    /// Set when the agent cannot run (e.g. an LLM without an API key).
+    pub unavailable: Option<String>,
+    pub equity: Decimal,
+    pub cash: Decimal,
+    pub unrealized_pnl: Decimal,
+    pub realized_pnl: Decimal,
+    pub fees: Decimal,
+    pub gross_exposure: Decimal,
+    pub metrics: Metrics,
+    /// Sampled equity (ts, value), oldest → newest, bounded.
+    pub equity_curve: Vec<(i64, f64)>,
+    pub positions: Vec<PositionSnapshot>,
+    pub open_orders: Vec<Order>,
+    pub decisions: u64,
+    pub last_decision_ms: Option<i64>,
+    pub refusals: BTreeMap<RefusalCode, u64>,
+}
+
+/// One open position with its exit plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct PositionSnapshot {
+    pub agent: AgentId,
+    pub symbol: Symbol,
+    pub side: Side,
+    pub qty: Qty,
+    pub entry_price: Price,
+    pub mark: Option<Price>,
+    pub unrealized_pnl: Decimal,
+    pub leverage: Decimal,
+    pub liquidation_price: Option<Price>,
+    pub plan: Option<ExitPlan>,
+    pub opened_ms: i64,
+}
+
+/// One row of the market watch.
+#[derive(Debug, Clone, Serialize)]
+pub struct MarketSnapshot {
+    pub symbol: Symbol,
+    pub base: String,
+    pub last: Option<Price>,
+    pub bid: Option<Price>,
+    pub ask: Option<Price>,
+    pub mark: Option<Price>,
+    pub funding_rate: Option<Decimal>,
+    pub open_interest: Option<Decimal>,
+    /// Change over the last 24 h of market time (or since start), in percent.
+    pub change_pct: Option<f64>,
+    pub rsi14: Option<f64>,
+    /// `up`, `down` or `flat` from the 1h EMA20/EMA50 (None while warming).
+    pub trend: Option<&'static str>,
+    /// Recent closes (oldest → newest) for a sparkline.
+    pub sparkline: Vec<f64>,
+    pub last_event_ms: Option<i64>,
+    pub rejected_events: u64,
+}
+
+/// What kind of line the reasoning log shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogKind {
+    Decision,
+    Order,
+    Fill,
+    Refusal,
+    Trade,
+    Funding,
+    Operator,
+    System,
+}
+
+/// One line of the agents' reasoning log.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogEntry {
+    pub ts_ms: i64,
+    pub agent: Option<AgentId>,
+    pub kind: LogKind,
+    /// Short action (`long BTC 0.05`, `refused`, `hold`...).
+    pub action: String,
+    pub text: String,
+    /// `approved`, `refused: reason`, ...
+    pub outcome: Option<String>,
+    /// Ledger id of the decision, when this line is one.
+    pub decision_id: Option<u64>,
+}
+
+/// Engine counters for the health screen and reports.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Counters {
+    pub market_events: u64,
+    pub rejected_events: u64,
+    pub decisions: u64,
+    pub orders: u64,
+    pub fills: u64,
+    pub refusals: u64,
+    pub venue_rejections: u64,
+    pub liquidations: u64,
+    pub funding_payments: u64,
+}
