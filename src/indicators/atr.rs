@@ -72,13 +72,9 @@ impl Atr {
         self.rejected
     }
 
-    /// The ATR step on raw prices, shared by the `Next` impl and [`super::IndicatorSet`].
-    #[inline]
-    pub(crate) fn push(&mut self, high: f64, low: f64, close: f64) -> Option<f64> {
-        if !(accepts(high) && accepts(low) && accepts(close)) {
-            self.rejected += 1;
-            return self.value();
-        }
+    /// One accepted candle's prices: the caller has already checked them with `accepts`.
+    #[inline(always)]
+    pub(crate) fn step(&mut self, high: f64, low: f64, close: f64) -> Option<f64> {
         if !self.has_prev {
             self.prev_close = close;
             self.has_prev = true;
@@ -112,7 +108,11 @@ impl ta::Next<&Candle> for Atr {
 
     #[inline]
     fn next(&mut self, c: &Candle) -> Option<f64> {
-        self.push(c.high, c.low, c.close)
+        if !(accepts(c.high) && accepts(c.low) && accepts(c.close)) {
+            self.rejected += 1;
+            return self.value();
+        }
+        self.step(c.high, c.low, c.close)
     }
 }
 

@@ -177,17 +177,10 @@ impl Bollinger {
         }
         variance
     }
-}
 
-impl ta::Next<f64> for Bollinger {
-    type Output = Option<BollingerValue>;
-
-    #[inline]
-    fn next(&mut self, x: f64) -> Option<BollingerValue> {
-        if !accepts(x) {
-            self.rejected += 1;
-            return self.value();
-        }
+    /// One accepted input: the caller has already checked it with `accepts`.
+    #[inline(always)]
+    pub(crate) fn step(&mut self, x: f64) -> Option<BollingerValue> {
         if self.count == 0 {
             self.shift = x;
         }
@@ -228,12 +221,26 @@ impl ta::Next<f64> for Bollinger {
             0.0
         };
         let width = sd * self.k;
-        self.out = BollingerValue {
+        let out = BollingerValue {
             upper: middle + width,
             middle,
             lower: middle - width,
         };
-        Some(self.out)
+        self.out = out;
+        Some(out)
+    }
+}
+
+impl ta::Next<f64> for Bollinger {
+    type Output = Option<BollingerValue>;
+
+    #[inline]
+    fn next(&mut self, x: f64) -> Option<BollingerValue> {
+        if !accepts(x) {
+            self.rejected += 1;
+            return self.value();
+        }
+        self.step(x)
     }
 }
 

@@ -59,6 +59,21 @@ impl Ema {
     pub fn rejected(&self) -> u64 {
         self.rejected
     }
+
+    /// One accepted input: the caller has already checked it with `accepts`.
+    #[inline(always)]
+    pub(crate) fn step(&mut self, x: f64) -> Option<f64> {
+        if self.count >= self.period {
+            self.ema = self.coef.step(self.ema, x);
+        } else {
+            self.sum += x;
+            self.count += 1;
+            if self.count == self.period {
+                self.ema = self.sum / self.period as f64;
+            }
+        }
+        self.value()
+    }
 }
 
 impl ta::Next<f64> for Ema {
@@ -70,16 +85,7 @@ impl ta::Next<f64> for Ema {
             self.rejected += 1;
             return self.value();
         }
-        if self.count >= self.period {
-            self.ema = self.coef.step(self.ema, x);
-        } else {
-            self.sum += x;
-            self.count += 1;
-            if self.count == self.period {
-                self.ema = self.sum / self.period as f64;
-            }
-        }
-        self.value()
+        self.step(x)
     }
 }
 

@@ -49,7 +49,9 @@ pub struct Macd {
     /// Line values seen, saturating at `signal`.
     lines: usize,
     signal_sum: f64,
-    out: MacdValue,
+    /// The last line value and the signal EMA; meaningful once `lines == signal`.
+    line: f64,
+    signal_ema: f64,
     rejected: u64,
 }
 
@@ -81,7 +83,8 @@ impl Macd {
             slow_ema: 0.0,
             lines: 0,
             signal_sum: 0.0,
-            out: MacdValue::default(),
+            line: 0.0,
+            signal_ema: 0.0,
             rejected: 0,
         }
     }
@@ -109,7 +112,11 @@ impl Macd {
 
     /// Line, signal and histogram after the last accepted input, `None` during warm-up.
     pub fn value(&self) -> Option<MacdValue> {
-        self.is_warm().then_some(self.out)
+        self.is_warm().then_some(MacdValue {
+            line: self.line,
+            signal: self.signal_ema,
+            hist: self.line - self.signal_ema,
+        })
     }
 
     /// Inputs dropped because they were non-finite or absurd.
@@ -117,23 +124,53 @@ impl Macd {
         self.rejected
     }
 
+    /// Feeds one of the first `signal` line values into the signal seed.
+    fn seed_signal(&mut self, line: f64) {
+        self.signal_sum += line;
+        self.lines += 1;
+        if self.lines == self.signal {
+            self.signal_ema = self.signal_sum / self.signal as f64;
+        }
+        self.line = line;
+    }
+
+    /// One accepted input: the caller has already checked it with `accepts`.
     #[inline(always)]
-    fn push_line(&mut self, line: f64) {
-        if self.lines >= self.signal {
-            self.out.signal = if self.signal == 1 {
-                line
-            } else {
-                self.signal_coef.step(self.out.signal, line)
-            };
+    pub(crate) fn step(&mut self, x: f64) -> Option<MacdValue> {
+        if self.count >= self.slow {
+            self.fast_ema = self.fast_coef.step(self.fast_ema, x);
+            self.slow_ema = self.slow_coef.step(self.slow_ema, x);
+            let line = self.fast_ema - self.slow_ema;
+            if self.lines >= self.signal {
+                // Steady state: build the output from registers (reading back a struct just
+                // written field by field stalls store-to-load forwarding).
+                let signal = if self.signal == 1 {
+                    line
+                } else {
+                    self.signal_coef.step(self.signal_ema, line)
+                };
+                self.line = line;
+                self.signal_ema = signal;
+                return Some(MacdValue {
+                    line,
+                    signal,
+                    hist: line - signal,
+                });
+            }
+            self.seed_signal(line);
         } else {
-            self.signal_sum += line;
-            self.lines += 1;
-            if self.lines == self.signal {
-                self.out.signal = self.signal_sum / self.signal as f64;
+            self.slow_sum += x;
+            if self.count >= self.slow - self.fast {
+                self.fast_sum += x;
+            }
+            self.count += 1;
+            if self.count == self.slow {
+                self.slow_ema = self.slow_sum / self.slow as f64;
+                self.fast_ema = self.fast_sum / self.fast as f64;
+                self.seed_signal(self.fast_ema - self.slow_ema);
             }
         }
-        self.out.line = line;
-        self.out.hist = line - self.out.signal;
+        self.value()
     }
 }
 
@@ -146,23 +183,7 @@ impl ta::Next<f64> for Macd {
             self.rejected += 1;
             return self.value();
         }
-        if self.count >= self.slow {
-            self.fast_ema = self.fast_coef.step(self.fast_ema, x);
-            self.slow_ema = self.slow_coef.step(self.slow_ema, x);
-            self.push_line(self.fast_ema - self.slow_ema);
-        } else {
-            self.slow_sum += x;
-            if self.count >= self.slow - self.fast {
-                self.fast_sum += x;
-            }
-            self.count += 1;
-            if self.count == self.slow {
-                self.slow_ema = self.slow_sum / self.slow as f64;
-                self.fast_ema = self.fast_sum / self.fast as f64;
-                self.push_line(self.fast_ema - self.slow_ema);
-            }
-        }
-        self.value()
+        self.step(x)
     }
 }
 

@@ -82,17 +82,10 @@ impl Rsi {
             50.0
         }
     }
-}
 
-impl ta::Next<f64> for Rsi {
-    type Output = Option<f64>;
-
-    #[inline]
-    fn next(&mut self, x: f64) -> Option<f64> {
-        if !accepts(x) {
-            self.rejected += 1;
-            return self.value();
-        }
+    /// One accepted input: the caller has already checked it with `accepts`.
+    #[inline(always)]
+    pub(crate) fn step(&mut self, x: f64) -> Option<f64> {
         if !self.has_prev {
             self.prev = x;
             self.has_prev = true;
@@ -122,6 +115,19 @@ impl ta::Next<f64> for Rsi {
             }
         }
         self.value()
+    }
+}
+
+impl ta::Next<f64> for Rsi {
+    type Output = Option<f64>;
+
+    #[inline]
+    fn next(&mut self, x: f64) -> Option<f64> {
+        if !accepts(x) {
+            self.rejected += 1;
+            return self.value();
+        }
+        self.step(x)
     }
 }
 

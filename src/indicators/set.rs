@@ -11,7 +11,7 @@
 //! * each value is `None` until its indicator is warm (TA-Lib's lookback, see each module);
 //! * `bars` counts accepted candles, so `bars > lookback` says which values exist.
 
-use ta::{Next, Reset};
+use ta::Reset;
 
 use crate::domain::Candle;
 
@@ -110,17 +110,17 @@ impl IndicatorSet {
         v.open_ms = open_ms;
         v.close = close;
         v.volume = volume;
-        v.ema12 = self.ema12.next(close);
-        v.ema20 = self.ema20.next(close);
-        v.ema26 = self.ema26.next(close);
-        v.ema50 = self.ema50.next(close);
-        v.macd = self.macd.next(close);
-        v.rsi7 = self.rsi7.next(close);
-        v.rsi14 = self.rsi14.next(close);
-        v.bb = self.bb.next(close);
-        v.atr3 = self.atr3.push(high, low, close);
-        v.atr14 = self.atr14.push(high, low, close);
-        v.volume_sma20 = self.volume_sma20.next(volume);
+        v.ema12 = self.ema12.step(close);
+        v.ema20 = self.ema20.step(close);
+        v.ema26 = self.ema26.step(close);
+        v.ema50 = self.ema50.step(close);
+        v.macd = self.macd.step(close);
+        v.rsi7 = self.rsi7.step(close);
+        v.rsi14 = self.rsi14.step(close);
+        v.bb = self.bb.step(close);
+        v.atr3 = self.atr3.step(high, low, close);
+        v.atr14 = self.atr14.step(high, low, close);
+        v.volume_sma20 = self.volume_sma20.step(volume);
         v.bars += 1;
     }
 
@@ -151,6 +151,7 @@ impl Reset for IndicatorSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ta::Next;
 
     fn candle(i: i64, close: f64) -> Candle {
         Candle {

@@ -61,6 +61,16 @@ impl Sma {
     pub fn rejected(&self) -> u64 {
         self.rejected
     }
+
+    /// One accepted input: the caller has already checked it with `accepts`.
+    #[inline(always)]
+    pub(crate) fn step(&mut self, x: f64) -> Option<f64> {
+        self.last = self.inner.next(x);
+        if self.count < self.period {
+            self.count += 1;
+        }
+        self.value()
+    }
 }
 
 impl Next<f64> for Sma {
@@ -72,11 +82,7 @@ impl Next<f64> for Sma {
             self.rejected += 1;
             return self.value();
         }
-        self.last = self.inner.next(x);
-        if self.count < self.period {
-            self.count += 1;
-        }
-        self.value()
+        self.step(x)
     }
 }
 
