@@ -10,18 +10,24 @@
 //!   exactly on the bars where TA-Lib's batch function has no output, and `lookback()` says how
 //!   many inputs are consumed before the first value;
 //! * reproduces TA-Lib's arithmetic, operation for operation (SMA seeds, the fused
-//!   multiply-add in the EMA and Wilder recursions, `x * (1/n)` where TA-Lib multiplies), so the
-//!   values match TA-Lib bit for bit where the same operations are used; the parity tests in
-//!   `tests/indicators_talib.rs` hold every output to 1e-9 relative;
+//!   multiply-add in the EMA and Wilder recursions, `x * (1/n)` where TA-Lib multiplies, the
+//!   re-anchored variance of `TA_BBANDS`), so the values are TA-Lib's bit for bit; the parity
+//!   tests in `tests/indicators_talib.rs` hold every output to 1e-9 relative (and find 0). The
+//!   fused multiply-add matters: the MACD line and histogram are differences of nearly equal
+//!   EMAs, and one unfused rounding per step already puts them 3e-9 apart near a crossing;
 //! * never lets a bad input reach its state: a non-finite value (NaN, ±inf) or one whose
 //!   magnitude exceeds [`MAX_ABS_INPUT`] is dropped, counted in `rejected()`, and the previous
 //!   value stays. (A single NaN fed to a `ta` indicator poisons it for ever; a huge finite value
 //!   would overflow the running sums to infinity, which is the same failure one step later.)
 //!
-//! Where `ta` 0.5 is exact it is used as is: [`ta::indicators::SimpleMovingAverage`] for SMA and
-//! the Bollinger middle band, [`ta::indicators::StandardDeviation`] (population) for the band
-//! width. Where it is not (its EMA seeds with the first input, its RSI and ATR smooth with
-//! `2/(n+1)` instead of Wilder's `1/n`), the indicator is written here.
+//! Where `ta` 0.5 is exact it is used as is: [`ta::indicators::SimpleMovingAverage`] (the same
+//! running sum as TA-Lib's SMA) for [`Sma`]. Where it is not, the indicator is written here: its
+//! EMA seeds with the first input, its RSI and ATR smooth with `2/(n+1)` instead of Wilder's
+//! `1/n`, and its `StandardDeviation` slides a Welford update that is never re-anchored, so its
+//! rounding error grows with the bar count (see [`bollinger`]).
+//!
+//! Warm-up (inputs until the first value): EMA(n) n, SMA(n) n, RSI(n) n+1, ATR(n) n+1,
+//! MACD(f, s, g) s+g-1 (34 for 12/26/9), Bollinger(n) n.
 //!
 //! [`IndicatorSet`] is the fixed bundle the engine keeps per (symbol, timeframe).
 

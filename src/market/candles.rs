@@ -13,6 +13,10 @@
 //!   advanced before the call that closed it returns.
 //! * Every event is O(1): fixed rings of `history` closed candles and values per timeframe,
 //!   allocated up front, no growing collections.
+//! * Only sane numbers get in: prices finite, positive and at most [`MAX_INPUT`]; quantities and
+//!   volumes finite, non-negative and at most [`MAX_INPUT`]; a bar's high >= low with open and
+//!   close inside; timestamps between the Unix epoch and [`MAX_TS_MS`]; 1m bars on a minute
+//!   boundary. Hence every stored candle is well formed and no bucket arithmetic can overflow.
 //!
 //! Trades ([`CandleSeries::on_trade`]): a trade in a later 1m bucket closes the forming 1m candle
 //! and every higher-timeframe candle whose bucket changed; a trade in the current bucket updates
