@@ -12,9 +12,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 fn candles(n: usize) -> Vec<Candle> {
     let mut state: u64 = 0x5EED;
     let mut unit = move || {
-        state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
         (state >> 11) as f64 / (1u64 << 53) as f64
     };
     let mut price = 46_000.0;

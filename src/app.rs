@@ -20,7 +20,9 @@ use crate::config::{Config, StrategyParams};
 use crate::domain::{Instrument, MarketEvent};
 use crate::engine::runner::{self, RunnerConfig, RunnerIo, SourceEvent};
 use crate::engine::state::AgentDriver;
-use crate::engine::{AgentReport, AgentSpec, Driver, Durability, Engine, EngineConfig, FeedState, FeedStatus, Snapshot};
+use crate::engine::{
+    AgentReport, AgentSpec, Driver, Durability, Engine, EngineConfig, FeedState, FeedStatus, Snapshot,
+};
 use crate::execution::ExecutionClient;
 use crate::execution::paper::PaperExchange;
 use crate::market::candles::CandleInput;
@@ -154,7 +156,8 @@ pub fn build_driver(
         mode: "PAPER".into(),
         source: config.market.source.as_str().into(),
     };
-    let engine = Engine::new(engine_config, instruments, specs, RiskGate::new(config.risk.clone()), Arc::new(clock.clone()));
+    let engine =
+        Engine::new(engine_config, instruments, specs, RiskGate::new(config.risk.clone()), Arc::new(clock.clone()));
     Ok(Driver::new(engine, Box::new(paper), Some(clock), durability))
 }
 
@@ -242,7 +245,19 @@ pub fn format_report(report: &BacktestReport) -> String {
     ));
     s.push_str(&format!(
         "{:<16} {:<13} {:>9} {:>7} {:>7} {:>7} {:>6} {:>6} {:>6} {:>6} {:>9} {:>7} {:>6}\n",
-        "agent", "kind", "return%", "sharpe", "sortino", "maxDD%", "win%", "PF", "trades", "/day", "fees", "fees%", "expo%"
+        "agent",
+        "kind",
+        "return%",
+        "sharpe",
+        "sortino",
+        "maxDD%",
+        "win%",
+        "PF",
+        "trades",
+        "/day",
+        "fees",
+        "fees%",
+        "expo%"
     ));
     for a in &report.agents {
         let m = &a.metrics;
@@ -464,7 +479,13 @@ pub fn status_line(snap: &Snapshot) -> String {
         .agents
         .iter()
         .map(|a| {
-            let state = if a.paused { " PAUSED".to_owned() } else if a.state != crate::risk::TradingState::Active { format!(" {}", a.state.as_str()) } else { String::new() };
+            let state = if a.paused {
+                " PAUSED".to_owned()
+            } else if a.state != crate::risk::TradingState::Active {
+                format!(" {}", a.state.as_str())
+            } else {
+                String::new()
+            };
             format!(
                 "{} {} ({:+.2}%) {}pos{}",
                 a.id,

@@ -208,14 +208,16 @@ fn yes() -> bool {
 }
 
 fn default_agents() -> Vec<AgentConfig> {
-    let mk = |name: &str, kind| AgentId::new(name).map(|name| AgentConfig {
-        name,
-        kind,
-        symbols: None,
-        balance: None,
-        enabled: true,
-        params: toml::Table::new(),
-    });
+    let mk = |name: &str, kind| {
+        AgentId::new(name).map(|name| AgentConfig {
+            name,
+            kind,
+            symbols: None,
+            balance: None,
+            enabled: true,
+            params: toml::Table::new(),
+        })
+    };
     [mk("buy-and-hold", AgentKind::BuyAndHold), mk("trend", AgentKind::Trend)].into_iter().flatten().collect()
 }
 
@@ -252,8 +254,8 @@ impl AgentConfig {
 impl Config {
     /// Parses TOML text; `origin` names the file in messages.
     pub fn from_toml(text: &str, origin: &Path) -> Result<Self, ConfigError> {
-        let config: Config = toml::from_str(text)
-            .map_err(|e| ConfigError::Parse { path: origin.to_owned(), message: e.to_string() })?;
+        let config: Config =
+            toml::from_str(text).map_err(|e| ConfigError::Parse { path: origin.to_owned(), message: e.to_string() })?;
         config.validate()?;
         Ok(config)
     }
@@ -263,7 +265,8 @@ impl Config {
         match path {
             None => Ok(Self::default()),
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read { path: p.to_owned(), source })?;
+                let text =
+                    std::fs::read_to_string(p).map_err(|source| ConfigError::Read { path: p.to_owned(), source })?;
                 Self::from_toml(&text, p)
             }
         }
@@ -284,7 +287,10 @@ impl Config {
             for s in &self.market.symbols {
                 if !known.iter().any(|i| i.symbol == *s) {
                     let names: Vec<&str> = known.iter().map(|i| i.symbol.as_str()).collect();
-                    return Err(invalid("market.symbols", format!("the sim market has no {s}; it has {}", names.join(", "))));
+                    return Err(invalid(
+                        "market.symbols",
+                        format!("the sim market has no {s}; it has {}", names.join(", ")),
+                    ));
                 }
             }
         }
@@ -345,7 +351,10 @@ impl Config {
             }
             if let Some(syms) = &a.symbols {
                 if syms.is_empty() {
-                    return Err(invalid(format!("agents.{}.symbols", a.name), "must not be empty (omit it to trade every symbol)"));
+                    return Err(invalid(
+                        format!("agents.{}.symbols", a.name),
+                        "must not be empty (omit it to trade every symbol)",
+                    ));
                 }
                 if let Some(s) = syms.iter().find(|s| !self.market.symbols.contains(s)) {
                     return Err(invalid(format!("agents.{}.symbols", a.name), format!("{s} is not in market.symbols")));

@@ -18,15 +18,7 @@ const HOUR: i64 = 60 * MIN;
 const DAY: i64 = 24 * HOUR;
 
 fn bar(open_ms: i64, open: f64, high: f64, low: f64, close: f64, volume: f64) -> Candle {
-    Candle {
-        open_ms,
-        open,
-        high,
-        low,
-        close,
-        volume,
-        closed: true,
-    }
+    Candle { open_ms, open, high, low, close, volume, closed: true }
 }
 
 /// A well-formed bar whose prices follow `i`.
@@ -72,11 +64,7 @@ fn naive(candles: &[Candle], tf: Timeframe) -> Vec<Candle> {
                 last.close = c.close;
                 last.volume += c.volume;
             }
-            _ => out.push(Candle {
-                open_ms: b,
-                closed: true,
-                ..*c
-            }),
+            _ => out.push(Candle { open_ms: b, closed: true, ..*c }),
         }
     }
     out
@@ -105,14 +93,7 @@ fn trades_build_the_1m_candle_and_a_later_minute_closes_it() {
     let forming = bar(T0, 100.0, 103.0, 99.0, 99.0, 3.5);
     for tf in Timeframe::ALL {
         let f = s.forming(tf).unwrap();
-        assert_eq!(
-            *f,
-            Candle {
-                closed: false,
-                ..forming
-            },
-            "{tf}"
-        );
+        assert_eq!(*f, Candle { closed: false, ..forming }, "{tf}");
         assert_eq!(s.last_closed(tf), None);
         assert_eq!(s.values(tf).bars, 0);
     }
@@ -124,10 +105,7 @@ fn trades_build_the_1m_candle_and_a_later_minute_closes_it() {
     assert_eq!(s.forming(M1).unwrap().open_ms, T0 + MIN);
     assert_eq!(s.forming(M1).unwrap().open, 101.0);
     let m5 = s.forming(M5).unwrap();
-    assert_eq!(
-        (m5.open_ms, m5.open, m5.high, m5.low, m5.close),
-        (T0, 100.0, 103.0, 99.0, 101.0)
-    );
+    assert_eq!((m5.open_ms, m5.open, m5.high, m5.low, m5.close), (T0, 100.0, 103.0, 99.0, 101.0));
     assert_eq!(m5.volume, 4.5);
     let v = s.values(M1);
     assert_eq!((v.bars, v.open_ms, v.close, v.volume), (1, T0, 99.0, 3.5));
@@ -179,14 +157,7 @@ fn late_trades_are_refused_and_change_nothing() {
     s.on_trade(T0 + 65_000, 102.0, 1.0).unwrap();
     let before = snapshot(&s);
     let err = s.on_trade(T0 + 59_000, 99.0, 1.0).unwrap_err();
-    assert_eq!(
-        err,
-        CandleError::Late {
-            ts_ms: T0 + 59_000,
-            bucket_ms: T0,
-            open_from_ms: T0 + MIN
-        }
-    );
+    assert_eq!(err, CandleError::Late { ts_ms: T0 + 59_000, bucket_ms: T0, open_from_ms: T0 + MIN });
     assert_eq!(
         err.to_string(),
         "late trade at 2022-01-01T00:00:59Z: its 1m bucket 2022-01-01T00:00:00Z is already \
@@ -208,48 +179,16 @@ fn late_trades_are_refused_and_change_nothing() {
 fn bad_trades_are_refused() {
     let mut s = CandleSeries::new(10);
     let cases: Vec<(i64, f64, f64, Expect)> = vec![
-        (T0, f64::NAN, 1.0, |e| {
-            matches!(
-                e,
-                CandleError::NonFinite {
-                    what: "trade price",
-                    ..
-                }
-            )
-        }),
-        (T0, f64::INFINITY, 1.0, |e| {
-            matches!(e, CandleError::NonFinite { .. })
-        }),
-        (T0, 1.0, f64::NEG_INFINITY, |e| {
-            matches!(
-                e,
-                CandleError::NonFinite {
-                    what: "trade quantity",
-                    ..
-                }
-            )
-        }),
-        (T0, 0.0, 1.0, |e| {
-            matches!(e, CandleError::NonPositivePrice { .. })
-        }),
-        (T0, -5.0, 1.0, |e| {
-            matches!(e, CandleError::NonPositivePrice { .. })
-        }),
-        (T0, 5.0, -1.0, |e| {
-            matches!(e, CandleError::NegativeVolume { .. })
-        }),
-        (T0, 1e90, 1.0, |e| {
-            matches!(e, CandleError::OutOfRange { .. })
-        }),
-        (-1, 5.0, 1.0, |e| {
-            matches!(e, CandleError::Timestamp { ts_ms: -1 })
-        }),
-        (i64::MAX, 5.0, 1.0, |e| {
-            matches!(e, CandleError::Timestamp { .. })
-        }),
-        (i64::MIN, 5.0, 1.0, |e| {
-            matches!(e, CandleError::Timestamp { .. })
-        }),
+        (T0, f64::NAN, 1.0, |e| matches!(e, CandleError::NonFinite { what: "trade price", .. })),
+        (T0, f64::INFINITY, 1.0, |e| matches!(e, CandleError::NonFinite { .. })),
+        (T0, 1.0, f64::NEG_INFINITY, |e| matches!(e, CandleError::NonFinite { what: "trade quantity", .. })),
+        (T0, 0.0, 1.0, |e| matches!(e, CandleError::NonPositivePrice { .. })),
+        (T0, -5.0, 1.0, |e| matches!(e, CandleError::NonPositivePrice { .. })),
+        (T0, 5.0, -1.0, |e| matches!(e, CandleError::NegativeVolume { .. })),
+        (T0, 1e90, 1.0, |e| matches!(e, CandleError::OutOfRange { .. })),
+        (-1, 5.0, 1.0, |e| matches!(e, CandleError::Timestamp { ts_ms: -1 })),
+        (i64::MAX, 5.0, 1.0, |e| matches!(e, CandleError::Timestamp { .. })),
+        (i64::MIN, 5.0, 1.0, |e| matches!(e, CandleError::Timestamp { .. })),
     ];
     let n = cases.len() as u64;
     for (ts, price, qty, is) in cases {
@@ -261,10 +200,7 @@ fn bad_trades_are_refused() {
     assert!(Timeframe::ALL.iter().all(|tf| s.forming(*tf).is_none()));
     assert_eq!(s.last_price(), None);
     let e = s.on_trade(T0 + 1_500, f64::NAN, 1.0).unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        "trade price at 2022-01-01T00:00:01.5Z is not a finite number (NaN)"
-    );
+    assert_eq!(e.to_string(), "trade price at 2022-01-01T00:00:01.5Z is not a finite number (NaN)");
 }
 
 // ---------------------------------------------------------------- the clock
@@ -280,33 +216,17 @@ fn on_time_closes_quiet_buckets_and_they_stay_closed() {
     assert_eq!(s.last_closed(M1).unwrap().close, 100.0);
     assert_eq!(s.values(M1).bars, 1);
     assert!(s.forming(M5).is_some());
-    assert!(
-        s.on_time(T0 + MIN).is_empty(),
-        "a closed bucket stays closed"
-    );
-    assert!(
-        s.on_time(T0 + 30_000).is_empty(),
-        "the clock going back changes nothing"
-    );
+    assert!(s.on_time(T0 + MIN).is_empty(), "a closed bucket stays closed");
+    assert!(s.on_time(T0 + 30_000).is_empty(), "the clock going back changes nothing");
 
-    assert!(matches!(
-        s.on_trade(T0 + 30_000, 1.0, 1.0),
-        Err(CandleError::Late { .. })
-    ));
+    assert!(matches!(s.on_trade(T0 + 30_000, 1.0, 1.0), Err(CandleError::Late { .. })));
     // The next minute opens without closing anything (1m is already closed).
-    assert!(
-        s.on_trade(T0 + MIN + 30_000, 104.0, 2.0)
-            .unwrap()
-            .is_empty()
-    );
+    assert!(s.on_trade(T0 + MIN + 30_000, 104.0, 2.0).unwrap().is_empty());
     assert_eq!(s.forming(M1).unwrap().open_ms, T0 + MIN);
 
     assert_eq!(closed_list(s.on_time(T0 + 5 * MIN)), vec![M1, M5]);
     let m5 = s.last_closed(M5).unwrap();
-    assert_eq!(
-        (m5.open, m5.high, m5.close, m5.volume),
-        (100.0, 104.0, 104.0, 3.0)
-    );
+    assert_eq!((m5.open, m5.high, m5.close, m5.volume), (100.0, 104.0, 104.0, 3.0));
     assert_eq!(closed_list(s.on_time(T0 + DAY)), vec![M15, H1, H4, D1]);
     assert!(Timeframe::ALL.iter().all(|tf| s.forming(*tf).is_none()));
     assert!(s.on_time(i64::MAX).is_empty());
@@ -319,10 +239,7 @@ fn on_time_closes_minutes_that_never_had_a_trade() {
     s.on_trade(T0 + 10_000, 100.0, 1.0).unwrap();
     s.on_time(T0 + 3 * MIN + 1);
     // Minute 2 ended before the clock's `now`: too late to open it now.
-    assert!(matches!(
-        s.on_trade(T0 + 2 * MIN + 5_000, 1.0, 1.0),
-        Err(CandleError::Late { .. })
-    ));
+    assert!(matches!(s.on_trade(T0 + 2 * MIN + 5_000, 1.0, 1.0), Err(CandleError::Late { .. })));
     // Minute 3 is still open.
     assert!(s.on_trade(T0 + 3 * MIN + 5_000, 101.0, 1.0).is_ok());
 }
@@ -359,14 +276,7 @@ fn bars_close_each_timeframe_exactly_at_its_bucket_end() {
         assert_eq!(s.values(M5).bars, (n / 5) as u64);
         assert_eq!(s.forming(M1), None, "bars never leave a forming 1m candle");
     }
-    let expect = [
-        (M1, 1_440),
-        (M5, 288),
-        (M15, 96),
-        (H1, 24),
-        (H4, 6),
-        (D1, 1),
-    ];
+    let expect = [(M1, 1_440), (M5, 288), (M15, 96), (H1, 24), (H4, 6), (D1, 1)];
     for (tf, n) in expect {
         assert_eq!(s.history(tf).len(), n, "{tf}");
         assert_eq!(s.forming(tf), None, "{tf}");
@@ -377,10 +287,7 @@ fn bars_close_each_timeframe_exactly_at_its_bucket_end() {
     let first_hour = &bars[..60];
     assert_eq!(h.open, first_hour[0].open);
     assert_eq!(h.close, first_hour[59].close);
-    assert_eq!(
-        h.high,
-        first_hour.iter().map(|b| b.high).fold(f64::MIN, f64::max)
-    );
+    assert_eq!(h.high, first_hour.iter().map(|b| b.high).fold(f64::MIN, f64::max));
     assert_eq!(s.last_price(), Some(bars[1_439].close));
 }
 
@@ -395,17 +302,11 @@ fn bar_gaps_close_the_bucket_that_was_left_without_inventing_candles() {
     let m5 = *s.last_closed(M5).unwrap();
     assert_eq!(m5, naive(&[b(0), b(1)], M5)[0]);
     let f = s.forming(M5).unwrap();
-    assert_eq!(
-        (f.open_ms, f.open, f.volume),
-        (T0 + 5 * MIN, b(7).open, b(7).volume)
-    );
+    assert_eq!((f.open_ms, f.open, f.volume), (T0 + 5 * MIN, b(7).open, b(7).volume));
     s.on_bar(&b(8)).unwrap();
     // 00:09 ends the 00:05 bucket.
     assert_eq!(closed_list(s.on_bar(&b(9)).unwrap()), vec![M1, M5]);
-    assert_eq!(
-        *s.last_closed(M5).unwrap(),
-        naive(&[b(7), b(8), b(9)], M5)[0]
-    );
+    assert_eq!(*s.last_closed(M5).unwrap(), naive(&[b(7), b(8), b(9)], M5)[0]);
     assert_eq!(s.history(M1).len(), 5);
     assert_eq!(s.history(M5).len(), 2);
 
@@ -424,20 +325,9 @@ fn duplicate_and_out_of_order_bars_are_refused() {
     s.on_bar(&bar_at(T0 + 4 * MIN, 4)).unwrap();
     s.on_bar(&bar_at(T0 + 5 * MIN, 5)).unwrap();
     let before = snapshot(&s);
-    assert_eq!(
-        s.on_bar(&bar_at(T0 + 5 * MIN, 5)),
-        Err(CandleError::Duplicate {
-            open_ms: T0 + 5 * MIN
-        })
-    );
+    assert_eq!(s.on_bar(&bar_at(T0 + 5 * MIN, 5)), Err(CandleError::Duplicate { open_ms: T0 + 5 * MIN }));
     let e = s.on_bar(&bar_at(T0 + 3 * MIN, 3)).unwrap_err();
-    assert_eq!(
-        e,
-        CandleError::OutOfOrder {
-            open_ms: T0 + 3 * MIN,
-            last_ms: T0 + 5 * MIN
-        }
-    );
+    assert_eq!(e, CandleError::OutOfOrder { open_ms: T0 + 3 * MIN, last_ms: T0 + 5 * MIN });
     assert_eq!(
         e.to_string(),
         "1m bar at 2022-01-01T00:03:00Z is older than the last accepted bar, at \
@@ -452,91 +342,20 @@ fn malformed_bars_are_refused() {
     let mut s = CandleSeries::new(10);
     let ok = bar(T0, 10.0, 12.0, 9.0, 11.0, 5.0);
     let cases: Vec<(Candle, Expect)> = vec![
-        (
-            Candle {
-                open_ms: T0 + 30_000,
-                ..ok
-            },
-            |e| matches!(e, CandleError::Misaligned { .. }),
-        ),
-        (
-            Candle {
-                open_ms: -MIN,
-                ..ok
-            },
-            |e| matches!(e, CandleError::Timestamp { .. }),
-        ),
-        (Candle { high: 8.0, ..ok }, |e| {
-            matches!(
-                e,
-                CandleError::Inconsistent {
-                    reason: "high below low",
-                    ..
-                }
-            )
-        }),
+        (Candle { open_ms: T0 + 30_000, ..ok }, |e| matches!(e, CandleError::Misaligned { .. })),
+        (Candle { open_ms: -MIN, ..ok }, |e| matches!(e, CandleError::Timestamp { .. })),
+        (Candle { high: 8.0, ..ok }, |e| matches!(e, CandleError::Inconsistent { reason: "high below low", .. })),
         (Candle { open: 12.5, ..ok }, |e| {
-            matches!(
-                e,
-                CandleError::Inconsistent {
-                    reason: "open outside low..=high",
-                    ..
-                }
-            )
+            matches!(e, CandleError::Inconsistent { reason: "open outside low..=high", .. })
         }),
         (Candle { close: 8.5, ..ok }, |e| {
-            matches!(
-                e,
-                CandleError::Inconsistent {
-                    reason: "close outside low..=high",
-                    ..
-                }
-            )
+            matches!(e, CandleError::Inconsistent { reason: "close outside low..=high", .. })
         }),
-        (
-            Candle {
-                close: f64::NAN,
-                ..ok
-            },
-            |e| {
-                matches!(
-                    e,
-                    CandleError::NonFinite {
-                        what: "bar close",
-                        ..
-                    }
-                )
-            },
-        ),
-        (
-            Candle {
-                volume: f64::INFINITY,
-                ..ok
-            },
-            |e| {
-                matches!(
-                    e,
-                    CandleError::NonFinite {
-                        what: "bar volume",
-                        ..
-                    }
-                )
-            },
-        ),
-        (Candle { volume: -1.0, ..ok }, |e| {
-            matches!(e, CandleError::NegativeVolume { .. })
-        }),
-        (
-            Candle {
-                low: 0.0,
-                open: 0.0,
-                ..ok
-            },
-            |e| matches!(e, CandleError::NonPositivePrice { .. }),
-        ),
-        (Candle { high: 1e81, ..ok }, |e| {
-            matches!(e, CandleError::OutOfRange { .. })
-        }),
+        (Candle { close: f64::NAN, ..ok }, |e| matches!(e, CandleError::NonFinite { what: "bar close", .. })),
+        (Candle { volume: f64::INFINITY, ..ok }, |e| matches!(e, CandleError::NonFinite { what: "bar volume", .. })),
+        (Candle { volume: -1.0, ..ok }, |e| matches!(e, CandleError::NegativeVolume { .. })),
+        (Candle { low: 0.0, open: 0.0, ..ok }, |e| matches!(e, CandleError::NonPositivePrice { .. })),
+        (Candle { high: 1e81, ..ok }, |e| matches!(e, CandleError::OutOfRange { .. })),
     ];
     let n = cases.len() as u64;
     for (b, is) in cases {
@@ -565,15 +384,8 @@ fn bars_then_trades_continue_the_forming_candles() {
     assert_eq!(s.input(), Some(CandleInput::Bars));
     let (b5, b6) = (bar_at(T0 + 5 * MIN, 5), bar_at(T0 + 6 * MIN, 6));
     // Minute 6 is covered by its bar.
-    assert!(matches!(
-        s.on_trade(T0 + 6 * MIN + 30_000, 100.0, 1.0),
-        Err(CandleError::Late { .. })
-    ));
-    assert!(
-        s.on_trade(T0 + 7 * MIN + 10_000, 200.0, 3.0)
-            .unwrap()
-            .is_empty()
-    );
+    assert!(matches!(s.on_trade(T0 + 6 * MIN + 30_000, 100.0, 1.0), Err(CandleError::Late { .. })));
+    assert!(s.on_trade(T0 + 7 * MIN + 10_000, 200.0, 3.0).unwrap().is_empty());
     assert_eq!(s.input(), Some(CandleInput::Trades));
     let closed = s.on_trade(T0 + 10 * MIN, 150.0, 1.0).unwrap();
     assert_eq!(closed_list(closed), vec![M1, M5]);
@@ -589,10 +401,7 @@ fn bars_then_trades_continue_the_forming_candles() {
     let before = snapshot(&s);
     assert_eq!(
         s.on_bar(&bar_at(T0 + 20 * MIN, 20)),
-        Err(CandleError::InputMismatch {
-            built_from: CandleInput::Trades,
-            got: CandleInput::Bars
-        })
+        Err(CandleError::InputMismatch { built_from: CandleInput::Trades, got: CandleInput::Bars })
     );
     assert_eq!(snapshot(&s), before);
     assert_eq!(s.rejected(), 2);
@@ -608,23 +417,12 @@ fn history_is_a_bounded_ring_aligned_with_value_history() {
     }
     let opens: Vec<i64> = s.history(M1).map(|c| (c.open_ms - T0) / MIN).collect();
     assert_eq!(opens, vec![7, 8, 9]);
-    let rev: Vec<i64> = s
-        .history(M1)
-        .rev()
-        .map(|c| (c.open_ms - T0) / MIN)
-        .collect();
+    let rev: Vec<i64> = s.history(M1).rev().map(|c| (c.open_ms - T0) / MIN).collect();
     assert_eq!(rev, vec![9, 8, 7]);
-    let v_opens: Vec<i64> = s
-        .value_history(M1)
-        .map(|v| (v.open_ms - T0) / MIN)
-        .collect();
+    let v_opens: Vec<i64> = s.value_history(M1).map(|v| (v.open_ms - T0) / MIN).collect();
     assert_eq!(v_opens, opens);
     assert_eq!(s.value_history(M1).next_back().copied(), Some(s.values(M1)));
-    assert_eq!(
-        s.values(M1).bars,
-        10,
-        "indicators saw every bar, not just the kept ones"
-    );
+    assert_eq!(s.values(M1).bars, 10, "indicators saw every bar, not just the kept ones");
     assert_eq!(s.history(M5).len(), 2);
     assert!(s.history(M1).all(|c| c.closed));
 }
@@ -658,10 +456,7 @@ fn each_timeframe_has_its_own_indicators_fed_with_its_closed_candles() {
 fn market_data_dir() -> PathBuf {
     match std::env::var_os("ALPHATX_MARKET_DATA") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/market-data"
-        )),
+        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/market-data")),
     }
 }
 
@@ -698,14 +493,7 @@ fn real_trades_aggregate_to_the_exchange_candles() {
         .skip(1)
         .map(|l| {
             let f: Vec<&str> = l.split(',').collect();
-            bar(
-                f[0].parse().unwrap(),
-                num(f[1]),
-                num(f[2]),
-                num(f[3]),
-                num(f[4]),
-                num(f[5]),
-            )
+            bar(f[0].parse().unwrap(), num(f[1]), num(f[2]), num(f[3]), num(f[4]), num(f[5]))
         })
         .collect();
     assert_eq!((trades.len(), bars.len()), (12_477, 2_469));
@@ -732,10 +520,7 @@ fn real_trades_aggregate_to_the_exchange_candles() {
     // buckets through the clock, so it may have more).
     for tf in Timeframe::ALL {
         assert!(from_bars.value_history(tf).len() <= from_trades.value_history(tf).len());
-        for (a, b) in from_bars
-            .value_history(tf)
-            .zip(from_trades.value_history(tf))
-        {
+        for (a, b) in from_bars.value_history(tf).zip(from_trades.value_history(tf)) {
             assert_eq!(a, b, "{tf}");
         }
     }
@@ -752,11 +537,7 @@ fn real_btc_bars_aggregate_like_a_batch() {
         .map(|l| {
             let f: Vec<&str> = l.split(',').collect();
             let dt: jiff::civil::DateTime = f[0].parse().unwrap();
-            let ms = dt
-                .to_zoned(jiff::tz::TimeZone::UTC)
-                .unwrap()
-                .timestamp()
-                .as_millisecond();
+            let ms = dt.to_zoned(jiff::tz::TimeZone::UTC).unwrap().timestamp().as_millisecond();
             bar(ms, num(f[1]), num(f[2]), num(f[3]), num(f[4]), num(f[5]))
         })
         .collect();
@@ -812,12 +593,7 @@ fn arb_bars() -> impl Strategy<Value = Vec<Candle>> {
 
 /// Random trades: increasing minute buckets with random gaps, several trades per minute.
 fn arb_trades() -> impl Strategy<Value = Vec<(i64, f64, f64)>> {
-    let step = (
-        prop_oneof![3 => Just(0i64), 4 => 1i64..=3, 1 => 10i64..=400],
-        0i64..60_000,
-        1u32..5_000,
-        0u32..10_000,
-    );
+    let step = (prop_oneof![3 => Just(0i64), 4 => 1i64..=3, 1 => 10i64..=400], 0i64..60_000, 1u32..5_000, 0u32..10_000);
     prop::collection::vec(step, 1..600).prop_map(|steps| {
         let mut minute = T0;
         let mut out = Vec::with_capacity(steps.len());

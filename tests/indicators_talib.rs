@@ -22,10 +22,7 @@ const BTC_FILE: &str = "nautilus/btc-perp-20211231-20220201_1m.csv";
 fn market_data_dir() -> PathBuf {
     match std::env::var_os("ALPHATX_MARKET_DATA") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/market-data"
-        )),
+        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/market-data")),
     }
 }
 
@@ -48,11 +45,7 @@ fn btc_candles() -> Vec<Candle> {
             let f: Vec<&str> = line.split(',').collect();
             assert_eq!(f.len(), 6, "bad line {line}");
             let dt: jiff::civil::DateTime = f[0].parse().expect("timestamp");
-            let open_ms = dt
-                .to_zoned(jiff::tz::TimeZone::UTC)
-                .unwrap()
-                .timestamp()
-                .as_millisecond();
+            let open_ms = dt.to_zoned(jiff::tz::TimeZone::UTC).unwrap().timestamp().as_millisecond();
             let num = |s: &str| s.parse::<f64>().expect("number");
             Candle {
                 open_ms,
@@ -108,21 +101,9 @@ fn synthetic_candles() -> Vec<Candle> {
             };
             let high = open.max(close) + rng.unit() * 0.6;
             let low = (open.min(close) - rng.unit() * 0.6).max(0.5);
-            let (high, low) = if (1_000..1_060).contains(&i) {
-                (close, close)
-            } else {
-                (high, low)
-            };
+            let (high, low) = if (1_000..1_060).contains(&i) { (close, close) } else { (high, low) };
             price = close;
-            Candle {
-                open_ms: i * 60_000,
-                open,
-                high,
-                low,
-                close,
-                volume: 1_000.0 + rng.unit() * 500.0,
-                closed: true,
-            }
+            Candle { open_ms: i * 60_000, open, high, low, close, volume: 1_000.0 + rng.unit() * 500.0, closed: true }
         })
         .collect()
 }
@@ -137,10 +118,7 @@ struct Lib {
 
 fn lib(range: ta_lib::OutRange, mut out: Vec<f64>) -> Lib {
     out.truncate(range.count);
-    Lib {
-        beg: range.beg_idx,
-        values: out,
-    }
+    Lib { beg: range.beg_idx, values: out }
 }
 
 fn rel(a: f64, b: f64) -> f64 {
@@ -150,28 +128,17 @@ fn rel(a: f64, b: f64) -> f64 {
 /// Compares a streamed series with TA-Lib's; returns the largest relative error.
 fn compare(name: &str, ours: &[Option<f64>], lib: &Lib) -> f64 {
     assert!(!lib.values.is_empty(), "{name}: TA-Lib produced nothing");
-    assert_eq!(
-        lib.beg + lib.values.len(),
-        ours.len(),
-        "{name}: TA-Lib covers a different range"
-    );
+    assert_eq!(lib.beg + lib.values.len(), ours.len(), "{name}: TA-Lib covers a different range");
     let mut worst = 0.0f64;
     for (i, v) in ours.iter().enumerate() {
         if i < lib.beg {
-            assert!(
-                v.is_none(),
-                "{name}: value at {i}, TA-Lib starts at {}",
-                lib.beg
-            );
+            assert!(v.is_none(), "{name}: value at {i}, TA-Lib starts at {}", lib.beg);
             continue;
         }
         let b = lib.values[i - lib.beg];
         let a = v.unwrap_or_else(|| panic!("{name}: None at {i}, TA-Lib has {b}"));
         let e = rel(a, b);
-        assert!(
-            e <= TOL,
-            "{name}: bar {i}: ours {a} vs TA-Lib {b} (rel {e:e})"
-        );
+        assert!(e <= TOL, "{name}: bar {i}: ours {a} vs TA-Lib {b} (rel {e:e})");
         worst = worst.max(e);
     }
     worst
@@ -202,46 +169,19 @@ fn ta_rsi(x: &[f64], n: i32) -> Lib {
 fn ta_atr(c: &[Candle], n: i32) -> Lib {
     let (h, l, cl) = (col(c, |c| c.high), col(c, |c| c.low), col(c, |c| c.close));
     let mut out = vec![0.0; c.len()];
-    let r = Core::new()
-        .atr(0, c.len() - 1, &h, &l, &cl, n, &mut out)
-        .unwrap();
+    let r = Core::new().atr(0, c.len() - 1, &h, &l, &cl, n, &mut out).unwrap();
     lib(r, out)
 }
 
 fn ta_macd(x: &[f64], fast: i32, slow: i32, signal: i32) -> [Lib; 3] {
     let (mut m, mut s, mut h) = (vec![0.0; x.len()], vec![0.0; x.len()], vec![0.0; x.len()]);
-    let r = Core::new()
-        .macd(
-            0,
-            x.len() - 1,
-            x,
-            fast,
-            slow,
-            signal,
-            &mut m,
-            &mut s,
-            &mut h,
-        )
-        .unwrap();
+    let r = Core::new().macd(0, x.len() - 1, x, fast, slow, signal, &mut m, &mut s, &mut h).unwrap();
     [lib(r, m), lib(r, s), lib(r, h)]
 }
 
 fn ta_bbands(x: &[f64], n: i32, k: f64) -> [Lib; 3] {
     let (mut u, mut m, mut l) = (vec![0.0; x.len()], vec![0.0; x.len()], vec![0.0; x.len()]);
-    let r = Core::new()
-        .bbands(
-            0,
-            x.len() - 1,
-            x,
-            n,
-            k,
-            k,
-            MAType::SMA,
-            &mut u,
-            &mut m,
-            &mut l,
-        )
-        .unwrap();
+    let r = Core::new().bbands(0, x.len() - 1, x, n, k, k, MAType::SMA, &mut u, &mut m, &mut l).unwrap();
     [lib(r, u), lib(r, m), lib(r, l)]
 }
 
@@ -264,60 +204,21 @@ fn check_set(candles: &[Candle]) -> Vec<(&'static str, f64)> {
     let [m_line, m_signal, m_hist] = ta_macd(&close, 12, 26, 9);
     let [bb_up, bb_mid, bb_low] = ta_bbands(&close, 20, 2.0);
     vec![
-        (
-            "ema12",
-            compare("ema12", &f(|v| v.ema12), &ta_ema(&close, 12)),
-        ),
-        (
-            "ema20",
-            compare("ema20", &f(|v| v.ema20), &ta_ema(&close, 20)),
-        ),
-        (
-            "ema26",
-            compare("ema26", &f(|v| v.ema26), &ta_ema(&close, 26)),
-        ),
-        (
-            "ema50",
-            compare("ema50", &f(|v| v.ema50), &ta_ema(&close, 50)),
-        ),
-        (
-            "macd.line",
-            compare("macd.line", &f(|v| v.macd.map(|m| m.line)), &m_line),
-        ),
-        (
-            "macd.signal",
-            compare("macd.signal", &f(|v| v.macd.map(|m| m.signal)), &m_signal),
-        ),
-        (
-            "macd.hist",
-            compare("macd.hist", &f(|v| v.macd.map(|m| m.hist)), &m_hist),
-        ),
+        ("ema12", compare("ema12", &f(|v| v.ema12), &ta_ema(&close, 12))),
+        ("ema20", compare("ema20", &f(|v| v.ema20), &ta_ema(&close, 20))),
+        ("ema26", compare("ema26", &f(|v| v.ema26), &ta_ema(&close, 26))),
+        ("ema50", compare("ema50", &f(|v| v.ema50), &ta_ema(&close, 50))),
+        ("macd.line", compare("macd.line", &f(|v| v.macd.map(|m| m.line)), &m_line)),
+        ("macd.signal", compare("macd.signal", &f(|v| v.macd.map(|m| m.signal)), &m_signal)),
+        ("macd.hist", compare("macd.hist", &f(|v| v.macd.map(|m| m.hist)), &m_hist)),
         ("rsi7", compare("rsi7", &f(|v| v.rsi7), &ta_rsi(&close, 7))),
-        (
-            "rsi14",
-            compare("rsi14", &f(|v| v.rsi14), &ta_rsi(&close, 14)),
-        ),
-        (
-            "bb.upper",
-            compare("bb.upper", &f(|v| v.bb.map(|b| b.upper)), &bb_up),
-        ),
-        (
-            "bb.middle",
-            compare("bb.middle", &f(|v| v.bb.map(|b| b.middle)), &bb_mid),
-        ),
-        (
-            "bb.lower",
-            compare("bb.lower", &f(|v| v.bb.map(|b| b.lower)), &bb_low),
-        ),
+        ("rsi14", compare("rsi14", &f(|v| v.rsi14), &ta_rsi(&close, 14))),
+        ("bb.upper", compare("bb.upper", &f(|v| v.bb.map(|b| b.upper)), &bb_up)),
+        ("bb.middle", compare("bb.middle", &f(|v| v.bb.map(|b| b.middle)), &bb_mid)),
+        ("bb.lower", compare("bb.lower", &f(|v| v.bb.map(|b| b.lower)), &bb_low)),
         ("atr3", compare("atr3", &f(|v| v.atr3), &ta_atr(candles, 3))),
-        (
-            "atr14",
-            compare("atr14", &f(|v| v.atr14), &ta_atr(candles, 14)),
-        ),
-        (
-            "volume_sma20",
-            compare("volume_sma20", &f(|v| v.volume_sma20), &ta_sma(&volume, 20)),
-        ),
+        ("atr14", compare("atr14", &f(|v| v.atr14), &ta_atr(candles, 14))),
+        ("volume_sma20", compare("volume_sma20", &f(|v| v.volume_sma20), &ta_sma(&volume, 20))),
     ]
 }
 
@@ -348,78 +249,36 @@ fn indicator_set_matches_talib_on_real_btc_data() {
 fn other_periods_match_talib_on_synthetic_data() {
     let candles = synthetic_candles();
     let close = col(&candles, |c| c.close);
-    let stream = |mut step: Box<dyn FnMut(f64) -> Option<f64>>| -> Vec<Option<f64>> {
-        close.iter().map(|&x| step(x)).collect()
-    };
+    let stream =
+        |mut step: Box<dyn FnMut(f64) -> Option<f64>>| -> Vec<Option<f64>> { close.iter().map(|&x| step(x)).collect() };
     for n in [1usize, 2, 3, 9, 100] {
         let mut e = Ema::new(n).unwrap();
-        compare(
-            "ema",
-            &stream(Box::new(move |x| e.next(x))),
-            &ta_ema(&close, n as i32),
-        );
+        compare("ema", &stream(Box::new(move |x| e.next(x))), &ta_ema(&close, n as i32));
         let mut s = Sma::new(n).unwrap();
-        compare(
-            "sma",
-            &stream(Box::new(move |x| s.next(x))),
-            &ta_sma(&close, n as i32),
-        );
+        compare("sma", &stream(Box::new(move |x| s.next(x))), &ta_sma(&close, n as i32));
         let mut a = Atr::new(n).unwrap();
         let ours: Vec<_> = candles.iter().map(|c| a.next(c)).collect();
         compare("atr", &ours, &ta_atr(&candles, n as i32));
     }
     for n in [2usize, 3, 21, 100] {
         let mut r = Rsi::new(n).unwrap();
-        compare(
-            "rsi",
-            &stream(Box::new(move |x| r.next(x))),
-            &ta_rsi(&close, n as i32),
-        );
+        compare("rsi", &stream(Box::new(move |x| r.next(x))), &ta_rsi(&close, n as i32));
         for k in [1.0, 2.5] {
             let mut b = Bollinger::new(n, k).unwrap();
             let ours: Vec<_> = close.iter().map(|&x| b.next(x)).collect();
             let [u, m, l] = ta_bbands(&close, n as i32, k);
-            compare(
-                "bb.upper",
-                &ours.iter().map(|v| v.map(|b| b.upper)).collect::<Vec<_>>(),
-                &u,
-            );
-            compare(
-                "bb.middle",
-                &ours.iter().map(|v| v.map(|b| b.middle)).collect::<Vec<_>>(),
-                &m,
-            );
-            compare(
-                "bb.lower",
-                &ours.iter().map(|v| v.map(|b| b.lower)).collect::<Vec<_>>(),
-                &l,
-            );
+            compare("bb.upper", &ours.iter().map(|v| v.map(|b| b.upper)).collect::<Vec<_>>(), &u);
+            compare("bb.middle", &ours.iter().map(|v| v.map(|b| b.middle)).collect::<Vec<_>>(), &m);
+            compare("bb.lower", &ours.iter().map(|v| v.map(|b| b.lower)).collect::<Vec<_>>(), &l);
         }
     }
-    for (fast, slow, signal) in [
-        (2usize, 3usize, 1usize),
-        (5, 35, 5),
-        (12, 26, 9),
-        (3, 10, 16),
-    ] {
+    for (fast, slow, signal) in [(2usize, 3usize, 1usize), (5, 35, 5), (12, 26, 9), (3, 10, 16)] {
         let mut m = Macd::new(fast, slow, signal).unwrap();
         let ours: Vec<_> = close.iter().map(|&x| m.next(x)).collect();
         let [line, sig, hist] = ta_macd(&close, fast as i32, slow as i32, signal as i32);
-        compare(
-            "macd.line",
-            &ours.iter().map(|v| v.map(|m| m.line)).collect::<Vec<_>>(),
-            &line,
-        );
-        compare(
-            "macd.signal",
-            &ours.iter().map(|v| v.map(|m| m.signal)).collect::<Vec<_>>(),
-            &sig,
-        );
-        compare(
-            "macd.hist",
-            &ours.iter().map(|v| v.map(|m| m.hist)).collect::<Vec<_>>(),
-            &hist,
-        );
+        compare("macd.line", &ours.iter().map(|v| v.map(|m| m.line)).collect::<Vec<_>>(), &line);
+        compare("macd.signal", &ours.iter().map(|v| v.map(|m| m.signal)).collect::<Vec<_>>(), &sig);
+        compare("macd.hist", &ours.iter().map(|v| v.map(|m| m.hist)).collect::<Vec<_>>(), &hist);
     }
 }
 
@@ -471,8 +330,5 @@ fn ema_12_26_up_crosses_on_real_btc_data() {
         }
     }
     assert_eq!(up, 833, "up-crosses");
-    assert!(
-        (down as i64 - up as i64).abs() <= 1,
-        "down-crosses {down} vs up {up}"
-    );
+    assert!((down as i64 - up as i64).abs() <= 1, "down-crosses {down} vs up {up}");
 }

@@ -12,6 +12,7 @@
 pub mod baseline;
 pub mod context;
 pub mod rules;
+pub mod scripted;
 
 pub use context::{AgentContext, MarketView};
 

@@ -158,8 +158,7 @@ impl PerformanceTracker {
         let std = if self.n > 1 { (self.m2 / (self.n - 1) as f64).sqrt() } else { 0.0 };
         let sharpe = (self.n > 1 && std > 0.0).then(|| self.mean / std * periods_per_year.sqrt());
         let downside = if self.n > 0 { (self.downside_sq / self.n as f64).sqrt() } else { 0.0 };
-        let sortino =
-            (self.n > 1 && downside > 0.0).then(|| self.mean / downside * periods_per_year.sqrt());
+        let sortino = (self.n > 1 && downside > 0.0).then(|| self.mean / downside * periods_per_year.sqrt());
         let span_ms = self.first_ms.map_or(0, |f| (self.last_ms - f).max(0));
         let days = span_ms as f64 / MS_PER_DAY;
         Metrics {

@@ -69,23 +69,17 @@ impl Account {
 
     /// Books a fill. `leverage` is recorded on the position when the fill opens or adds to it.
     pub fn apply_fill(&mut self, fill: &Fill, leverage: Decimal) -> FillEffect {
-        let idx = match self
-            .positions
-            .binary_search_by(|p| p.symbol.cmp(&fill.symbol))
-        {
+        let idx = match self.positions.binary_search_by(|p| p.symbol.cmp(&fill.symbol)) {
             Ok(i) => i,
             Err(i) => {
-                self.positions
-                    .insert(i, Position::flat(fill.symbol, fill.ts_ms));
+                self.positions.insert(i, Position::flat(fill.symbol, fill.ts_ms));
                 i
             }
         };
         let pos = &mut self.positions[idx];
-        let increases = pos.qty.is_zero()
-            || pos.qty.is_sign_positive() == (fill.side.sign().is_sign_positive());
+        let increases = pos.qty.is_zero() || pos.qty.is_sign_positive() == (fill.side.sign().is_sign_positive());
         let effect = pos.apply(fill.side, fill.qty, fill.price, fill.fee, fill.ts_ms);
-        if (increases || effect.closed.is_some()) && leverage > Decimal::ZERO && !pos.qty.is_zero()
-        {
+        if (increases || effect.closed.is_some()) && leverage > Decimal::ZERO && !pos.qty.is_zero() {
             pos.leverage = leverage;
         }
         let now_flat = pos.is_flat();
@@ -114,10 +108,7 @@ impl Account {
     }
 
     pub fn unrealized_pnl(&self, marks: &impl Marks) -> Decimal {
-        self.positions
-            .iter()
-            .map(|p| p.unrealized_pnl(Self::mark_or_entry(p, marks)))
-            .sum()
+        self.positions.iter().map(|p| p.unrealized_pnl(Self::mark_or_entry(p, marks))).sum()
     }
 
     /// Wallet balance plus unrealised P&L.
@@ -137,30 +128,17 @@ impl Account {
 
     /// Gross notional of open positions at mark.
     pub fn gross_exposure(&self, marks: &impl Marks) -> Decimal {
-        self.positions
-            .iter()
-            .map(|p| p.notional(Self::mark_or_entry(p, marks)))
-            .sum()
+        self.positions.iter().map(|p| p.notional(Self::mark_or_entry(p, marks))).sum()
     }
 
     /// Net (signed) notional of open positions at mark.
     pub fn net_exposure(&self, marks: &impl Marks) -> Decimal {
-        self.positions
-            .iter()
-            .map(|p| p.qty * Self::mark_or_entry(p, marks))
-            .sum()
+        self.positions.iter().map(|p| p.qty * Self::mark_or_entry(p, marks)).sum()
     }
 
     /// Maintenance margin: Σ |qty| × mark × mmr(symbol).
-    pub fn maintenance_margin(
-        &self,
-        marks: &impl Marks,
-        mmr: impl Fn(Symbol) -> Decimal,
-    ) -> Decimal {
-        self.positions
-            .iter()
-            .map(|p| p.notional(Self::mark_or_entry(p, marks)) * mmr(p.symbol))
-            .sum()
+    pub fn maintenance_margin(&self, marks: &impl Marks, mmr: impl Fn(Symbol) -> Decimal) -> Decimal {
+        self.positions.iter().map(|p| p.notional(Self::mark_or_entry(p, marks)) * mmr(p.symbol)).sum()
     }
 
     /// Mark price of `symbol` at which the account would be liquidated, other marks unchanged.
@@ -221,10 +199,7 @@ mod tests {
         assert_eq!(a.equity(&marks), dec!(10099.5));
         assert_eq!(a.used_margin(), dec!(100));
         assert_eq!(a.available(&marks), dec!(9999.5));
-        a.apply_fill(
-            &fill(Side::Sell, dec!(1), dec!(1100), dec!(0.55)),
-            Decimal::ZERO,
-        );
+        a.apply_fill(&fill(Side::Sell, dec!(1), dec!(1100), dec!(0.55)), Decimal::ZERO);
         assert!(a.is_flat());
         assert_eq!(a.cash, dec!(10098.95));
         assert_eq!(a.realized_pnl, dec!(100));
@@ -237,9 +212,7 @@ mod tests {
         // 10 BTC-units at 100 = 1000 notional on 100 equity: 10× leverage.
         a.apply_fill(&fill(Side::Buy, dec!(10), dec!(100), dec!(0)), dec!(10));
         let btc = Symbol::new("BTCUSDT").unwrap();
-        let liq = a
-            .liquidation_price(btc, &|_| Some(dec!(100)), |_| dec!(0.005))
-            .unwrap();
+        let liq = a.liquidation_price(btc, &|_| Some(dec!(100)), |_| dec!(0.005)).unwrap();
         // 100 + 10(P − 100) = 0.05 P  ⇒  P = 900 / 9.95
         assert_eq!(liq.round_dp(6), (dec!(900) / dec!(9.95)).round_dp(6));
     }

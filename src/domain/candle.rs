@@ -20,14 +20,8 @@ pub enum Timeframe {
 }
 
 impl Timeframe {
-    pub const ALL: [Timeframe; 6] = [
-        Timeframe::M1,
-        Timeframe::M5,
-        Timeframe::M15,
-        Timeframe::H1,
-        Timeframe::H4,
-        Timeframe::D1,
-    ];
+    pub const ALL: [Timeframe; 6] =
+        [Timeframe::M1, Timeframe::M5, Timeframe::M15, Timeframe::H1, Timeframe::H4, Timeframe::D1];
 
     pub const fn ms(self) -> i64 {
         match self {
@@ -81,9 +75,7 @@ impl std::str::FromStr for Timeframe {
         Timeframe::ALL
             .into_iter()
             .find(|tf| tf.as_str() == s)
-            .ok_or_else(|| {
-                format!("unknown timeframe `{s}` (expected one of 1m, 5m, 15m, 1h, 4h, 1d)")
-            })
+            .ok_or_else(|| format!("unknown timeframe `{s}` (expected one of 1m, 5m, 15m, 1h, 4h, 1d)"))
     }
 }
 
@@ -102,14 +94,6 @@ pub struct Candle {
 impl Candle {
     /// A fresh candle whose first price is `price`.
     pub fn start(open_ms: i64, price: f64, volume: f64) -> Self {
-        Self {
-            open_ms,
-            open: price,
-            high: price,
-            low: price,
-            close: price,
-            volume,
-            closed: false,
-        }
+        Self { open_ms, open: price, high: price, low: price, close: price, volume, closed: false }
     }
 }

@@ -56,11 +56,7 @@ impl Instrument {
 
     /// Rounds a price to the tick grid (nearest, ties away from zero).
     pub fn round_price(&self, price: Price) -> Price {
-        round_to_step(
-            price,
-            self.tick_size,
-            RoundingStrategy::MidpointAwayFromZero,
-        )
+        round_to_step(price, self.tick_size, RoundingStrategy::MidpointAwayFromZero)
     }
 
     /// Rounds a quantity *down* to the lot grid, so rounding never increases size past a cap.
@@ -113,13 +109,7 @@ mod tests {
 
     #[test]
     fn rounding_respects_the_grid_and_never_grows_quantity() {
-        let btc = Instrument::perp(
-            Symbol::new("BTCUSDT").unwrap(),
-            "BTC",
-            dec!(0.1),
-            dec!(0.001),
-            125,
-        );
+        let btc = Instrument::perp(Symbol::new("BTCUSDT").unwrap(), "BTC", dec!(0.1), dec!(0.001), 125);
         assert_eq!(btc.round_price(dec!(63201.06)), dec!(63201.1));
         assert_eq!(btc.round_price(dec!(63201.04)), dec!(63201.0));
         assert_eq!(btc.floor_qty(dec!(0.0129)), dec!(0.012));

@@ -20,27 +20,13 @@ pub struct MarketEvent {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum MarketData {
     /// A trade print. `aggressor` is the taker side.
-    Trade {
-        price: Price,
-        qty: Qty,
-        aggressor: Side,
-        trade_id: u64,
-    },
+    Trade { price: Price, qty: Qty, aggressor: Side, trade_id: u64 },
     /// Best bid and offer.
-    Quote {
-        bid: Price,
-        ask: Price,
-        bid_qty: Qty,
-        ask_qty: Qty,
-    },
+    Quote { bid: Price, ask: Price, bid_qty: Qty, ask_qty: Qty },
     /// A closed 1-minute candle (klines from venues and files).
     Bar(Bar),
     /// Mark price and funding for perpetuals.
-    Mark {
-        mark: Price,
-        funding_rate: Option<Decimal>,
-        next_funding_ms: Option<i64>,
-    },
+    Mark { mark: Price, funding_rate: Option<Decimal>, next_funding_ms: Option<i64> },
     /// Open interest in base units.
     OpenInterest { qty: Qty },
 }

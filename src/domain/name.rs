@@ -38,19 +38,13 @@ impl Name {
         if s.len() > NAME_MAX {
             return Err(NameError::TooLong(s.to_owned()));
         }
-        if !s
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/'))
-        {
+        if !s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/')) {
             return Err(NameError::BadChar(s.to_owned()));
         }
         let mut bytes = [0u8; NAME_MAX];
         bytes[..s.len()].copy_from_slice(s.as_bytes());
         // `s.len() <= NAME_MAX < 256` was checked above.
-        Ok(Self {
-            len: s.len() as u8,
-            bytes,
-        })
+        Ok(Self { len: s.len() as u8, bytes })
     }
 
     pub fn as_str(&self) -> &str {
@@ -130,13 +124,7 @@ mod tests {
 
     #[test]
     fn accepts_exchange_style_symbols() {
-        for s in [
-            "BTCUSDT",
-            "BTC-PERP",
-            "kPEPE",
-            "BTCUSD_PERP",
-            "ETH/USDT:USDT",
-        ] {
+        for s in ["BTCUSDT", "BTC-PERP", "kPEPE", "BTCUSD_PERP", "ETH/USDT:USDT"] {
             assert_eq!(Name::new(s).unwrap().as_str(), s);
         }
     }
@@ -144,15 +132,9 @@ mod tests {
     #[test]
     fn rejects_bad_identifiers() {
         assert_eq!(Name::new(""), Err(NameError::Empty));
-        assert!(matches!(
-            Name::new(&"x".repeat(32)),
-            Err(NameError::TooLong(_))
-        ));
+        assert!(matches!(Name::new(&"x".repeat(32)), Err(NameError::TooLong(_))));
         assert!(matches!(Name::new("BTC USDT"), Err(NameError::BadChar(_))));
-        assert!(matches!(
-            Name::new("btc\u{1b}[2J"),
-            Err(NameError::BadChar(_))
-        ));
+        assert!(matches!(Name::new("btc\u{1b}[2J"), Err(NameError::BadChar(_))));
     }
 
     #[test]

@@ -78,9 +78,7 @@ impl OrderKind {
         match *self {
             OrderKind::Market => None,
             OrderKind::Limit { price } => Some(price),
-            OrderKind::StopMarket { trigger } | OrderKind::TakeProfitMarket { trigger } => {
-                Some(trigger)
-            }
+            OrderKind::StopMarket { trigger } | OrderKind::TakeProfitMarket { trigger } => Some(trigger),
         }
     }
 }
@@ -143,10 +141,7 @@ pub enum OrderStatus {
 
 impl OrderStatus {
     pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            OrderStatus::Filled | OrderStatus::Cancelled | OrderStatus::Rejected
-        )
+        matches!(self, OrderStatus::Filled | OrderStatus::Cancelled | OrderStatus::Rejected)
     }
 
     pub fn as_str(self) -> &'static str {

@@ -3,13 +3,16 @@
 //! A position stores its signed quantity and its signed *cost* (Σ signed qty × price of the
 //! quantity still open). The average entry price is derived (`cost / qty`). When a fill reduces
 //! the position, the share of cost it removes is booked as realised P&L; whatever rounding that
-//! division needs stays inside the cost that remains, so realised + unrealised P&L always equals
-//! the fills' cash flows plus `qty × mark` exactly.
+//! division needs (the share is rounded to 16 decimal places) stays inside the cost that remains,
+//! so realised + unrealised P&L always equals the fills' cash flows plus `qty × mark` exactly.
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::{Price, Qty, Side, Symbol};
+
+/// Decimal places of pro-rata shares (cost removed by a partial close, fee split of a flip).
+const SHARE_DP: u32 = 16;
 
 /// An open position in one symbol.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,11 +101,7 @@ impl Position {
 
     /// Average entry price of the open quantity (zero when flat).
     pub fn entry_price(&self) -> Price {
-        if self.qty.is_zero() {
-            Decimal::ZERO
-        } else {
-            self.cost / self.qty
-        }
+        if self.qty.is_zero() { Decimal::ZERO } else { self.cost / self.qty }
     }
 
     /// Mark-to-market P&L of the open quantity.
@@ -116,30 +115,18 @@ impl Position {
 
     /// Initial margin the position ties up: |cost| / leverage.
     pub fn initial_margin(&self) -> Decimal {
-        if self.leverage <= Decimal::ZERO {
-            self.cost.abs()
-        } else {
-            self.cost.abs() / self.leverage
-        }
+        if self.leverage <= Decimal::ZERO { self.cost.abs() } else { self.cost.abs() / self.leverage }
     }
 
     /// Applies a fill of `side`/`qty` at `price`, with `fee` paid.
-    pub fn apply(
-        &mut self,
-        side: Side,
-        qty: Qty,
-        price: Price,
-        fee: Decimal,
-        ts_ms: i64,
-    ) -> FillEffect {
+    pub fn apply(&mut self, side: Side, qty: Qty, price: Price, fee: Decimal, ts_ms: i64) -> FillEffect {
         let delta = side.sign() * qty;
         let mut effect = FillEffect::default();
         self.updated_ms = ts_ms;
         if self.qty.is_zero() {
             self.opened_ms = ts_ms;
         }
-        let same_direction =
-            self.qty.is_zero() || (self.qty.is_sign_positive() == delta.is_sign_positive());
+        let same_direction = self.qty.is_zero() || (self.qty.is_sign_positive() == delta.is_sign_positive());
         if same_direction {
             self.qty += delta;
             self.cost += delta * price;
@@ -151,18 +138,13 @@ impl Position {
         let open = self.qty.abs();
         let closing = qty.min(open);
         let closing_delta = side.sign() * closing;
-        let cost_removed = if closing == open {
-            self.cost
-        } else {
-            self.cost * closing / open
-        };
+        // The share of cost a partial close removes is rounded to a fixed scale, so every later
+        // addition stays exact (an unrounded 28-digit quotient would be rounded again, silently,
+        // when added to numbers of another magnitude).
+        let cost_removed = if closing == open { self.cost } else { (self.cost * closing / open).round_dp(SHARE_DP) };
         let realized = -(closing_delta * price) - cost_removed;
         // Split the fee between the closing and the opening part of a flip by quantity.
-        let close_fee = if closing == qty {
-            fee
-        } else {
-            fee * closing / qty
-        };
+        let close_fee = if closing == qty { fee } else { (fee * closing / qty).round_dp(SHARE_DP) };
         self.qty += closing_delta;
         self.cost -= cost_removed;
         self.realized_pnl += realized;
@@ -171,16 +153,8 @@ impl Position {
         self.exit_qty += closing;
         effect.realized_pnl = realized;
         if self.qty.is_zero() {
-            let side = if closing_delta.is_sign_negative() {
-                Side::Buy
-            } else {
-                Side::Sell
-            };
-            let exit_price = if self.exit_qty.is_zero() {
-                price
-            } else {
-                self.exit_notional / self.exit_qty
-            };
+            let side = if closing_delta.is_sign_negative() { Side::Buy } else { Side::Sell };
+            let exit_price = if self.exit_qty.is_zero() { price } else { self.exit_notional / self.exit_qty };
             let entry_price = self.entry_of_closed_trade(exit_price, side);
             effect.closed = Some(ClosedTrade {
                 symbol: self.symbol,
@@ -222,11 +196,7 @@ impl Position {
 }
 
 fn side_of(delta: Decimal) -> Decimal {
-    if delta.is_sign_negative() {
-        Decimal::NEGATIVE_ONE
-    } else {
-        Decimal::ONE
-    }
+    if delta.is_sign_negative() { Decimal::NEGATIVE_ONE } else { Decimal::ONE }
 }
 
 #[cfg(test)]

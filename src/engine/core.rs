@@ -25,7 +25,7 @@ use crate::analytics::{Metrics, decimal_to_f64};
 use crate::clock::Clock;
 use crate::domain::{
     AgentId, Candle, Fill, Instrument, MarketData, MarketEvent, OrderId, OrderKind, OrderPurpose, OrderRequest,
-    OrderStatus, Price, Side, Symbol, Timeframe,
+    OrderStatus, Side, Symbol, Timeframe,
 };
 use crate::execution::ExecEvent;
 use crate::market::candles::{CandleInput, Closed};
@@ -119,7 +119,8 @@ impl Engine {
             .into_iter()
             .map(|s| AgentSlot::new(s.id, s.driver, s.benchmark, s.symbols, s.balance, sample))
             .collect();
-        let source = SourceSnapshot { name: config.source.clone(), state: FeedState::Connecting, detail: String::new() };
+        let source =
+            SourceSnapshot { name: config.source.clone(), state: FeedState::Connecting, detail: String::new() };
         Self {
             log: Ring::new(config.log_capacity),
             config,
@@ -416,14 +417,19 @@ impl Engine {
 
     fn on_feed(&mut self, status: FeedStatus, now: i64) {
         let changed = self.source.state != status.state;
-        self.source = SourceSnapshot { name: status.source.clone(), state: status.state, detail: status.detail.clone() };
+        self.source =
+            SourceSnapshot { name: status.source.clone(), state: status.state, detail: status.detail.clone() };
         if changed {
             self.log.push(LogEntry {
                 ts_ms: now,
                 agent: None,
                 kind: LogKind::System,
                 action: format!("feed {}", status.state.as_str()),
-                text: if status.detail.is_empty() { status.source } else { format!("{}: {}", status.source, status.detail) },
+                text: if status.detail.is_empty() {
+                    status.source
+                } else {
+                    format!("{}: {}", status.source, status.detail)
+                },
                 outcome: None,
                 decision_id: None,
             });
@@ -497,11 +503,19 @@ impl Engine {
                 equity,
                 available: slot.account.available(&marks),
                 unrealized_pnl: slot.account.unrealized_pnl(&marks),
-                return_pct: if start > Decimal::ZERO { decimal_to_f64((equity / start - Decimal::ONE) * Decimal::ONE_HUNDRED) } else { 0.0 },
+                return_pct: if start > Decimal::ZERO {
+                    decimal_to_f64((equity / start - Decimal::ONE) * Decimal::ONE_HUNDRED)
+                } else {
+                    0.0
+                },
                 sharpe: metrics.sharpe,
             },
             plans: slot.plans.clone(),
-            recent_decisions: slot.recent_decisions.iter().map(|(ts, s)| DecisionBrief { ts_ms: *ts, summary: s.clone() }).collect(),
+            recent_decisions: slot
+                .recent_decisions
+                .iter()
+                .map(|(ts, s)| DecisionBrief { ts_ms: *ts, summary: s.clone() })
+                .collect(),
             recent_trades: slot.recent_trades.iter().cloned().collect(),
         }
     }
@@ -516,7 +530,16 @@ impl Engine {
         if self.agents[a].paused {
             let decision = reply.decision.unwrap_or_default();
             let error = Some("reply arrived while the agent was paused: not acted on".to_owned());
-            self.handle_decision_inner(a, Decision { proposals: Vec::new(), ..decision }, "llm", reply.meta, error, now, out, false);
+            self.handle_decision_inner(
+                a,
+                Decision { proposals: Vec::new(), ..decision },
+                "llm",
+                reply.meta,
+                error,
+                now,
+                out,
+                false,
+            );
             return;
         }
         match reply.decision {
@@ -600,7 +623,14 @@ impl Engine {
         }));
     }
 
-    fn apply_proposal(&mut self, a: usize, decision_id: u64, p: &Proposal, now: i64, out: &mut Outputs) -> ProposalOutcome {
+    fn apply_proposal(
+        &mut self,
+        a: usize,
+        decision_id: u64,
+        p: &Proposal,
+        now: i64,
+        out: &mut Outputs,
+    ) -> ProposalOutcome {
         let invalid = |reason: String| ProposalOutcome::Invalid { reason };
         let slot = &self.agents[a];
         if p.signal == Signal::Hold {
@@ -619,11 +649,24 @@ impl Engine {
                 if held.is_zero() {
                     return invalid(format!("no open {} position to close", p.symbol));
                 }
-                if slot.open_orders.iter().any(|o| o.request.symbol == p.symbol && o.request.purpose == OrderPurpose::Exit) {
+                if slot
+                    .open_orders
+                    .iter()
+                    .any(|o| o.request.symbol == p.symbol && o.request.purpose == OrderPurpose::Exit)
+                {
                     return invalid(format!("an exit for {} is already in flight", p.symbol));
                 }
                 let side = if held > Decimal::ZERO { Side::Sell } else { Side::Buy };
-                let request = self.new_request(a, p.symbol, side, held.abs(), OrderKind::Market, true, Decimal::ONE, OrderPurpose::Exit);
+                let request = self.new_request(
+                    a,
+                    p.symbol,
+                    side,
+                    held.abs(),
+                    OrderKind::Market,
+                    true,
+                    Decimal::ONE,
+                    OrderPurpose::Exit,
+                );
                 self.submit(a, request, Some(decision_id), now, out)
             }
             Signal::BuyToEnter | Signal::SellToEnter => {
@@ -632,9 +675,11 @@ impl Engine {
                     let dir = if held > Decimal::ZERO { "long" } else { "short" };
                     return invalid(format!("already {dir} {}: one position per symbol, close it first", p.symbol));
                 }
-                if slot.pending_entries.iter().any(|e| {
-                    slot.open_orders.iter().any(|o| o.request.id == e.order && o.request.symbol == p.symbol)
-                }) {
+                if slot
+                    .pending_entries
+                    .iter()
+                    .any(|e| slot.open_orders.iter().any(|o| o.request.id == e.order && o.request.symbol == p.symbol))
+                {
                     return invalid(format!("an entry for {} is already in flight", p.symbol));
                 }
                 let market = &self.markets[mi];
@@ -644,16 +689,31 @@ impl Engine {
                         && ((long && stop >= price) || (!long && stop <= price))
                     {
                         let where_ = if long { "below" } else { "above" };
-                        return invalid(format!("stop_loss {stop} must be {where_} the price {price} for a {}", if long { "long" } else { "short" }));
+                        return invalid(format!(
+                            "stop_loss {stop} must be {where_} the price {price} for a {}",
+                            if long { "long" } else { "short" }
+                        ));
                     }
                     if let Some(target) = p.profit_target
                         && ((long && target <= price) || (!long && target >= price))
                     {
                         let where_ = if long { "above" } else { "below" };
-                        return invalid(format!("profit_target {target} must be {where_} the price {price} for a {}", if long { "long" } else { "short" }));
+                        return invalid(format!(
+                            "profit_target {target} must be {where_} the price {price} for a {}",
+                            if long { "long" } else { "short" }
+                        ));
                     }
                 }
-                let request = self.new_request(a, p.symbol, side, p.quantity, OrderKind::Market, false, p.leverage, OrderPurpose::Entry);
+                let request = self.new_request(
+                    a,
+                    p.symbol,
+                    side,
+                    p.quantity,
+                    OrderKind::Market,
+                    false,
+                    p.leverage,
+                    OrderPurpose::Entry,
+                );
                 let outcome = self.submit(a, request, Some(decision_id), now, out);
                 if let ProposalOutcome::Submitted { order } = outcome {
                     let plan = ExitPlan {
@@ -698,7 +758,14 @@ impl Engine {
     }
 
     /// Sends a request through the risk gate.
-    fn submit(&mut self, a: usize, request: OrderRequest, decision_id: Option<u64>, now: i64, out: &mut Outputs) -> ProposalOutcome {
+    fn submit(
+        &mut self,
+        a: usize,
+        request: OrderRequest,
+        decision_id: Option<u64>,
+        now: i64,
+        out: &mut Outputs,
+    ) -> ProposalOutcome {
         let markets = &self.markets;
         let marks = |s: Symbol| markets.iter().find(|m| m.symbol() == s).and_then(MarketView::mark_or_last);
         let market = markets.iter().find(|m| m.symbol() == request.symbol);
@@ -724,7 +791,14 @@ impl Engine {
         }
     }
 
-    fn record_refusal(&mut self, a: usize, decision_id: Option<u64>, refused: RiskRefused, now: i64, out: &mut Outputs) {
+    fn record_refusal(
+        &mut self,
+        a: usize,
+        decision_id: Option<u64>,
+        refused: RiskRefused,
+        now: i64,
+        out: &mut Outputs,
+    ) {
         self.counters.refusals += 1;
         let slot = &mut self.agents[a];
         *slot.refusals.entry(refused.code).or_insert(0) += 1;
@@ -776,7 +850,8 @@ impl Engine {
             ExecEvent::Filled { fill, leverage, status } => self.on_fill(a, fill, leverage, status, now, out),
             ExecEvent::Cancelled { order_id, reason, .. } => {
                 let slot = &mut self.agents[a];
-                let was_bracket = slot.plans.iter().any(|p| p.stop_order == Some(order_id) || p.target_order == Some(order_id));
+                let was_bracket =
+                    slot.plans.iter().any(|p| p.stop_order == Some(order_id) || p.target_order == Some(order_id));
                 slot.open_orders.retain(|o| o.request.id != order_id);
                 slot.pending_entries.retain(|e| e.order != order_id);
                 for p in &mut slot.plans {
@@ -801,15 +876,13 @@ impl Engine {
             }
             ExecEvent::Triggered { order_id, symbol, price, .. } => {
                 let slot = &self.agents[a];
-                let what = slot
-                    .open_orders
-                    .iter()
-                    .find(|o| o.request.id == order_id)
-                    .map_or("order", |o| match o.request.purpose {
+                let what = slot.open_orders.iter().find(|o| o.request.id == order_id).map_or("order", |o| {
+                    match o.request.purpose {
                         OrderPurpose::StopLoss => "stop-loss",
                         OrderPurpose::TakeProfit => "take-profit",
                         _ => "order",
-                    });
+                    }
+                });
                 self.log.push(LogEntry {
                     ts_ms: now,
                     agent: Some(slot.id),
@@ -829,7 +902,11 @@ impl Engine {
                     agent: Some(slot.id),
                     kind: LogKind::Funding,
                     action: format!("funding {symbol}"),
-                    text: format!("{} {} at rate {rate}", if amount >= Decimal::ZERO { "received" } else { "paid" }, amount.abs().round_dp(4)),
+                    text: format!(
+                        "{} {} at rate {rate}",
+                        if amount >= Decimal::ZERO { "received" } else { "paid" },
+                        amount.abs().round_dp(4)
+                    ),
                     outcome: None,
                     decision_id: None,
                 });
@@ -909,13 +986,31 @@ impl Engine {
         let side = if held > Decimal::ZERO { Side::Sell } else { Side::Buy };
         let qty = held.abs();
         if let Some(stop) = plan.stop_loss {
-            let req = self.new_request(a, plan.symbol, side, qty, OrderKind::StopMarket { trigger: stop }, true, Decimal::ONE, OrderPurpose::StopLoss);
+            let req = self.new_request(
+                a,
+                plan.symbol,
+                side,
+                qty,
+                OrderKind::StopMarket { trigger: stop },
+                true,
+                Decimal::ONE,
+                OrderPurpose::StopLoss,
+            );
             if let ProposalOutcome::Submitted { order } = self.submit(a, req, plan.decision_id, now, out) {
                 plan.stop_order = Some(order);
             }
         }
         if let Some(target) = plan.profit_target {
-            let req = self.new_request(a, plan.symbol, side, qty, OrderKind::TakeProfitMarket { trigger: target }, true, Decimal::ONE, OrderPurpose::TakeProfit);
+            let req = self.new_request(
+                a,
+                plan.symbol,
+                side,
+                qty,
+                OrderKind::TakeProfitMarket { trigger: target },
+                true,
+                Decimal::ONE,
+                OrderPurpose::TakeProfit,
+            );
             if let ProposalOutcome::Submitted { order } = self.submit(a, req, plan.decision_id, now, out) {
                 plan.target_order = Some(order);
             }
@@ -1027,7 +1122,16 @@ impl Engine {
         let mut closes = 0;
         for (symbol, qty) in positions {
             let side = if qty > Decimal::ZERO { Side::Sell } else { Side::Buy };
-            let req = self.new_request(a, symbol, side, qty.abs(), OrderKind::Market, true, Decimal::ONE, OrderPurpose::Flatten);
+            let req = self.new_request(
+                a,
+                symbol,
+                side,
+                qty.abs(),
+                OrderKind::Market,
+                true,
+                Decimal::ONE,
+                OrderPurpose::Flatten,
+            );
             if let ProposalOutcome::Submitted { .. } = self.submit(a, req, None, now, out) {
                 closes += 1;
             }
@@ -1081,7 +1185,8 @@ impl Engine {
                     .iter()
                     .map(|p| {
                         let mark = marks(p.symbol);
-                        let perp = markets.iter().find(|m| m.symbol() == p.symbol).is_some_and(|m| m.instrument.is_perp());
+                        let perp =
+                            markets.iter().find(|m| m.symbol() == p.symbol).is_some_and(|m| m.instrument.is_perp());
                         PositionSnapshot {
                             agent: s.id,
                             symbol: p.symbol,
@@ -1091,7 +1196,11 @@ impl Engine {
                             mark,
                             unrealized_pnl: mark.map_or(Decimal::ZERO, |m| p.unrealized_pnl(m)),
                             leverage: p.leverage,
-                            liquidation_price: if perp { s.account.liquidation_price(p.symbol, &marks, mmr) } else { None },
+                            liquidation_price: if perp {
+                                s.account.liquidation_price(p.symbol, &marks, mmr)
+                            } else {
+                                None
+                            },
                             plan: s.plan(p.symbol).cloned(),
                             opened_ms: p.opened_ms,
                         }

@@ -41,7 +41,12 @@ pub struct Driver {
 }
 
 impl Driver {
-    pub fn new(engine: Engine, exec: Box<dyn ExecutionClient>, market_clock: Option<ManualClock>, durability: Durability) -> Self {
+    pub fn new(
+        engine: Engine,
+        exec: Box<dyn ExecutionClient>,
+        market_clock: Option<ManualClock>,
+        durability: Durability,
+    ) -> Self {
         Self {
             engine,
             exec,

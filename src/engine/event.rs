@@ -31,14 +31,22 @@ pub enum EngineEvent {
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
     /// Stop asking the agent for decisions; its positions stay protected.
-    Pause { agent: AgentId },
-    Resume { agent: AgentId },
+    Pause {
+        agent: AgentId,
+    },
+    Resume {
+        agent: AgentId,
+    },
     PauseAll,
     ResumeAll,
     /// Cancel the agent's orders and close its positions at market.
-    FlattenAgent { agent: AgentId },
+    FlattenAgent {
+        agent: AgentId,
+    },
     /// Close every agent's position in one symbol.
-    FlattenSymbol { symbol: Symbol },
+    FlattenSymbol {
+        symbol: Symbol,
+    },
     /// Cancel everything and close everything.
     FlattenAll,
 }

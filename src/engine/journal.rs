@@ -25,10 +25,17 @@ pub enum JournalRecord {
 pub enum ProposalOutcome {
     Hold,
     /// Orders were sent (ids of the entry/exit order).
-    Submitted { order: OrderId },
+    Submitted {
+        order: OrderId,
+    },
     /// The proposal was malformed or not applicable (e.g. close without a position).
-    Invalid { reason: String },
-    Refused { code: RefusalCode, message: String },
+    Invalid {
+        reason: String,
+    },
+    Refused {
+        code: RefusalCode,
+        message: String,
+    },
 }
 
 impl ProposalOutcome {

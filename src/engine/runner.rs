@@ -53,7 +53,12 @@ pub enum StopReason {
 
 /// Runs until shutdown (or until the market data ends) and returns the driver for a final
 /// flush by the caller.
-pub async fn run(mut driver: Driver, mut io: RunnerIo, config: RunnerConfig, shutdown: CancellationToken) -> (Driver, StopReason) {
+pub async fn run(
+    mut driver: Driver,
+    mut io: RunnerIo,
+    config: RunnerConfig,
+    shutdown: CancellationToken,
+) -> (Driver, StopReason) {
     let mut ticker = tokio::time::interval(config.tick);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let min_gap = Duration::from_millis(1000 / u64::from(config.snapshot_hz.max(1)));

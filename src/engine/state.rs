@@ -151,7 +151,14 @@ pub struct AgentSlot {
 }
 
 impl AgentSlot {
-    pub fn new(id: AgentId, driver: AgentDriver, benchmark: bool, symbols: Vec<Symbol>, balance: Decimal, sample_ms: i64) -> Self {
+    pub fn new(
+        id: AgentId,
+        driver: AgentDriver,
+        benchmark: bool,
+        symbols: Vec<Symbol>,
+        balance: Decimal,
+        sample_ms: i64,
+    ) -> Self {
         let start = crate::analytics::decimal_to_f64(balance);
         Self {
             id,

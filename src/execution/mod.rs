@@ -10,7 +10,7 @@ pub mod paper;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{AgentId, Fill, MarketEvent, Order, OrderId, OrderRequest, OrderStatus, Price, Symbol};
+use crate::domain::{Account, AgentId, Fill, MarketEvent, Order, OrderId, OrderRequest, OrderStatus, Price, Symbol};
 use crate::risk::RiskApproved;
 
 /// What a venue reports.
@@ -55,4 +55,8 @@ pub trait ExecutionClient: Send {
     fn cancel(&mut self, agent: AgentId, order_id: OrderId, reason: &str, now_ms: i64, out: &mut Vec<ExecEvent>);
     /// Lets a simulated venue match resting orders against new market data.
     fn on_market(&mut self, event: &MarketEvent, out: &mut Vec<ExecEvent>);
+    /// The venue's own view of an account, for reconciliation and "confirmed flat" checks.
+    fn venue_account(&self, agent: AgentId) -> Option<Account>;
+    /// Orders resting at the venue (all accounts).
+    fn venue_open_orders(&self) -> Vec<Order>;
 }

@@ -28,8 +28,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{ExecEvent, ExecutionClient};
 use crate::domain::{
-    Account, AgentId, Fill, Instrument, Liquidity, MarketData, MarketEvent, Order, OrderId, OrderKind,
-    OrderPurpose, OrderRequest, OrderStatus, Price, Qty, Side, Symbol, round_to_step,
+    Account, AgentId, Fill, Instrument, Liquidity, MarketData, MarketEvent, Order, OrderId, OrderKind, OrderPurpose,
+    OrderRequest, OrderStatus, Price, Qty, Side, Symbol, round_to_step,
 };
 use crate::risk::RiskApproved;
 
@@ -290,7 +290,8 @@ impl PaperExchange {
         let inst = &self.instruments[i];
         let Some(acc) = self.account(req.agent) else { return Err("no such account".into()) };
         let held = acc.qty(req.symbol);
-        let reduces = !held.is_zero() && held.is_sign_positive() != req.side.sign().is_sign_positive() && req.qty <= held.abs();
+        let reduces =
+            !held.is_zero() && held.is_sign_positive() != req.side.sign().is_sign_positive() && req.qty <= held.abs();
         if reduces {
             return Ok(());
         }
@@ -302,7 +303,11 @@ impl PaperExchange {
         let required = notional / lev + notional * inst.taker_fee;
         let available = acc.available(&self.marks());
         if required > available {
-            return Err(format!("insufficient margin: needs {}, {} available", required.round_dp(2), available.round_dp(2)));
+            return Err(format!(
+                "insufficient margin: needs {}, {} available",
+                required.round_dp(2),
+                available.round_dp(2)
+            ));
         }
         Ok(())
     }
@@ -324,19 +329,31 @@ impl PaperExchange {
             let side = o.request.side;
             let (level, is_limit, reached) = match o.request.kind {
                 // Limits need the market to trade through them (queue position is unknown).
-                OrderKind::Limit { price } => (price, true, match side {
-                    Side::Buy => lo < price,
-                    Side::Sell => hi > price,
-                }),
+                OrderKind::Limit { price } => (
+                    price,
+                    true,
+                    match side {
+                        Side::Buy => lo < price,
+                        Side::Sell => hi > price,
+                    },
+                ),
                 // Sell stops protect longs (reached on the way down); buy stops protect shorts.
-                OrderKind::StopMarket { trigger } => (trigger, false, match side {
-                    Side::Sell => lo <= trigger,
-                    Side::Buy => hi >= trigger,
-                }),
-                OrderKind::TakeProfitMarket { trigger } => (trigger, false, match side {
-                    Side::Sell => hi >= trigger,
-                    Side::Buy => lo <= trigger,
-                }),
+                OrderKind::StopMarket { trigger } => (
+                    trigger,
+                    false,
+                    match side {
+                        Side::Sell => lo <= trigger,
+                        Side::Buy => hi >= trigger,
+                    },
+                ),
+                OrderKind::TakeProfitMarket { trigger } => (
+                    trigger,
+                    false,
+                    match side {
+                        Side::Sell => hi >= trigger,
+                        Side::Buy => lo <= trigger,
+                    },
+                ),
                 OrderKind::Market => (from, false, true),
             };
             if reached {
@@ -463,7 +480,7 @@ impl PaperExchange {
         for p in &acc.positions {
             let Some(k) = self.index(p.symbol) else { continue };
             let b = &self.books[k];
-            let mark = b.mark.or(b.last).map_or_else(|| p.entry_price(), |m| m);
+            let mark = b.mark.or(b.last).unwrap_or_else(|| p.entry_price());
             let m = mark.to_f64().unwrap_or(0.0);
             let q = p.qty.to_f64().unwrap_or(0.0);
             equity += q * m - p.cost.to_f64().unwrap_or(0.0);
@@ -649,6 +666,14 @@ impl ExecutionClient for PaperExchange {
         }
     }
 
+    fn venue_account(&self, agent: AgentId) -> Option<Account> {
+        self.account(agent).cloned()
+    }
+
+    fn venue_open_orders(&self) -> Vec<Order> {
+        self.resting_orders().cloned().collect()
+    }
+
     fn on_market(&mut self, event: &MarketEvent, out: &mut Vec<ExecEvent>) {
         let Some(i) = self.index(event.symbol) else { return };
         let ts = event.ts_ms;
@@ -657,6 +682,12 @@ impl ExecutionClient for PaperExchange {
                 let from = self.books[i].last.unwrap_or(*price);
                 let book = &mut self.books[i];
                 book.last = Some(*price);
+                // A print outside the quoted touch means the quote is stale: synthesise the
+                // touch around the print until the next quote arrives.
+                if book.bid.is_some_and(|b| *price < b) || book.ask.is_some_and(|a| *price > a) {
+                    book.bid = None;
+                    book.ask = None;
+                }
                 Self::update_volume_from_trade(book, ts, qty.to_f64().unwrap_or(0.0));
                 self.sweep(i, from, *price, false, ts, out);
             }

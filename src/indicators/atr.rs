@@ -134,15 +134,7 @@ mod tests {
     use ta::{Next, Reset};
 
     fn bar(high: f64, low: f64, close: f64) -> Candle {
-        Candle {
-            open_ms: 0,
-            open: close,
-            high,
-            low,
-            close,
-            volume: 1.0,
-            closed: true,
-        }
+        Candle { open_ms: 0, open: close, high, low, close, volume: 1.0, closed: true }
     }
 
     #[test]

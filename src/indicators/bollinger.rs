@@ -62,13 +62,7 @@ impl Bollinger {
     pub fn new(period: usize, k: f64) -> Result<Self, IndicatorError> {
         check_period("Bollinger", "period", period, 2)?;
         if !(0.0..=MAX_K).contains(&k) {
-            return Err(IndicatorError::Factor {
-                indicator: "Bollinger",
-                param: "k",
-                value: k,
-                min: 0.0,
-                max: MAX_K,
-            });
+            return Err(IndicatorError::Factor { indicator: "Bollinger", param: "k", value: k, min: 0.0, max: MAX_K });
         }
         Ok(Self::build(period, k))
     }
@@ -185,11 +179,7 @@ impl Bollinger {
             self.shift = x;
         }
         self.window[self.pos] = x;
-        self.pos = if self.pos + 1 == self.period {
-            0
-        } else {
-            self.pos + 1
-        };
+        self.pos = if self.pos + 1 == self.period { 0 } else { self.pos + 1 };
         self.sum += x;
         self.add_dev(x);
         if self.dev_sq_sum > self.peak_sq_sum {
@@ -209,23 +199,14 @@ impl Bollinger {
         self.sum -= oldest;
         self.remove_dev(oldest);
         self.bars_to_reanchor = self.bars_to_reanchor.saturating_sub(1);
-        if variance < 0.000001 * (self.peak_sq_sum * self.inv_period) || self.bars_to_reanchor == 0
-        {
+        if variance < 0.000001 * (self.peak_sq_sum * self.inv_period) || self.bars_to_reanchor == 0 {
             variance = self.reanchor(x);
             // The re-anchor summed the whole window; the oldest input leaves it again.
             self.remove_dev(oldest);
         }
-        let sd = if variance != 0.0 {
-            variance.sqrt()
-        } else {
-            0.0
-        };
+        let sd = if variance != 0.0 { variance.sqrt() } else { 0.0 };
         let width = sd * self.k;
-        let out = BollingerValue {
-            upper: middle + width,
-            middle,
-            lower: middle - width,
-        };
+        let out = BollingerValue { upper: middle + width, middle, lower: middle - width };
         self.out = out;
         Some(out)
     }
@@ -296,10 +277,7 @@ mod tests {
         assert!((v.upper - (2.0 + (2.0f64 / 3.0).sqrt())).abs() < 1e-12);
         let v = b.next(10.0).unwrap();
         assert!((v.middle - 5.0).abs() < 1e-12);
-        assert!(
-            (v.lower - (5.0 - (38.0f64 / 3.0).sqrt())).abs() < 1e-12,
-            "{v:?}"
-        );
+        assert!((v.lower - (5.0 - (38.0f64 / 3.0).sqrt())).abs() < 1e-12, "{v:?}");
     }
 
     #[test]
@@ -308,14 +286,7 @@ mod tests {
         for _ in 0..10 {
             b.next(46_000.0);
         }
-        assert_eq!(
-            b.value(),
-            Some(BollingerValue {
-                upper: 46_000.0,
-                middle: 46_000.0,
-                lower: 46_000.0
-            })
-        );
+        assert_eq!(b.value(), Some(BollingerValue { upper: 46_000.0, middle: 46_000.0, lower: 46_000.0 }));
     }
 
     #[test]

@@ -31,14 +31,7 @@ impl Ema {
 
     /// Builds without checking; `period` must already be valid.
     pub(crate) fn build(period: usize) -> Self {
-        Self {
-            period,
-            coef: EmaCoef::new(period),
-            count: 0,
-            sum: 0.0,
-            ema: 0.0,
-            rejected: 0,
-        }
+        Self { period, coef: EmaCoef::new(period), count: 0, sum: 0.0, ema: 0.0, rejected: 0 }
     }
 
     /// Inputs consumed before the first value (TA-Lib's lookback).

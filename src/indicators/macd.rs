@@ -144,18 +144,10 @@ impl Macd {
             if self.lines >= self.signal {
                 // Steady state: build the output from registers (reading back a struct just
                 // written field by field stalls store-to-load forwarding).
-                let signal = if self.signal == 1 {
-                    line
-                } else {
-                    self.signal_coef.step(self.signal_ema, line)
-                };
+                let signal = if self.signal == 1 { line } else { self.signal_coef.step(self.signal_ema, line) };
                 self.line = line;
                 self.signal_ema = signal;
-                return Some(MacdValue {
-                    line,
-                    signal,
-                    hist: line - signal,
-                });
+                return Some(MacdValue { line, signal, hist: line - signal });
             }
             self.seed_signal(line);
         } else {
@@ -211,16 +203,10 @@ mod tests {
         assert!(Macd::new(1, 26, 9).is_err());
         assert!(Macd::new(12, 26, 0).is_err());
         assert!(Macd::new(12, 100_001, 9).is_err());
-        assert_eq!(
-            Macd::new(26, 12, 9).unwrap_err(),
-            IndicatorError::MacdPeriods { fast: 26, slow: 12 }
-        );
+        assert_eq!(Macd::new(26, 12, 9).unwrap_err(), IndicatorError::MacdPeriods { fast: 26, slow: 12 });
         assert!(Macd::new(12, 12, 9).is_err());
         let m = Macd::new(12, 26, 9).unwrap();
-        assert_eq!(
-            (m.fast_period(), m.period(), m.signal_period(), m.lookback()),
-            (12, 26, 9, 33)
-        );
+        assert_eq!((m.fast_period(), m.period(), m.signal_period(), m.lookback()), (12, 26, 9, 33));
     }
 
     #[test]

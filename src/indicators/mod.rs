@@ -58,21 +58,9 @@ pub const MAX_ABS_INPUT: f64 = 1e100;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum IndicatorError {
     #[error("{indicator}: {param} must be in {min}..={max}, got {value}")]
-    Period {
-        indicator: &'static str,
-        param: &'static str,
-        value: usize,
-        min: usize,
-        max: usize,
-    },
+    Period { indicator: &'static str, param: &'static str, value: usize, min: usize, max: usize },
     #[error("{indicator}: {param} must be a finite number in {min}..={max}, got {value}")]
-    Factor {
-        indicator: &'static str,
-        param: &'static str,
-        value: f64,
-        min: f64,
-        max: f64,
-    },
+    Factor { indicator: &'static str, param: &'static str, value: f64, min: f64, max: f64 },
     #[error("MACD: the fast period ({fast}) must be shorter than the slow period ({slow})")]
     MacdPeriods { fast: usize, slow: usize },
 }
@@ -94,13 +82,7 @@ pub(crate) fn check_period(
     if (min..=MAX_PERIOD).contains(&value) {
         Ok(value)
     } else {
-        Err(IndicatorError::Period {
-            indicator,
-            param,
-            value,
-            min,
-            max: MAX_PERIOD,
-        })
+        Err(IndicatorError::Period { indicator, param, value, min, max: MAX_PERIOD })
     }
 }
 

@@ -76,11 +76,7 @@ impl Rsi {
     #[inline(always)]
     fn ratio(&self) -> f64 {
         let total = self.gain + self.loss;
-        if total > 0.0 {
-            100.0 * (self.gain / total)
-        } else {
-            50.0
-        }
+        if total > 0.0 { 100.0 * (self.gain / total) } else { 50.0 }
     }
 
     /// One accepted input: the caller has already checked it with `accepts`.
@@ -204,17 +200,7 @@ mod tests {
         for x in clean {
             a.next(x);
         }
-        for x in [
-            10.0,
-            f64::NAN,
-            11.0,
-            10.0,
-            f64::INFINITY,
-            12.0,
-            13.0,
-            f64::NEG_INFINITY,
-            11.0,
-        ] {
+        for x in [10.0, f64::NAN, 11.0, 10.0, f64::INFINITY, 12.0, 13.0, f64::NEG_INFINITY, 11.0] {
             b.next(x);
         }
         assert_eq!(a.value(), b.value());

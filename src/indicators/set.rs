@@ -87,22 +87,8 @@ impl IndicatorSet {
     /// closed or carries a non-finite or absurd field; the values then stay as they were.
     #[inline]
     pub fn update(&mut self, candle: &Candle) {
-        let Candle {
-            open_ms,
-            open,
-            high,
-            low,
-            close,
-            volume,
-            closed,
-        } = *candle;
-        if !(closed
-            && accepts(open)
-            && accepts(high)
-            && accepts(low)
-            && accepts(close)
-            && accepts(volume))
-        {
+        let Candle { open_ms, open, high, low, close, volume, closed } = *candle;
+        if !(closed && accepts(open) && accepts(high) && accepts(low) && accepts(close) && accepts(volume)) {
             self.rejected += 1;
             return;
         }
@@ -166,9 +152,7 @@ mod tests {
     }
 
     fn series(n: i64) -> Vec<Candle> {
-        (0..n)
-            .map(|i| candle(i, 100.0 + (i as f64 * 0.7).sin() * 5.0 + i as f64 * 0.1))
-            .collect()
+        (0..n).map(|i| candle(i, 100.0 + (i as f64 * 0.7).sin() * 5.0 + i as f64 * 0.1)).collect()
     }
 
     #[test]

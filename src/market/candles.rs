@@ -83,9 +83,7 @@ impl Closed {
 
     /// The closed timeframes, shortest first.
     pub fn iter(self) -> impl Iterator<Item = Timeframe> {
-        Timeframe::ALL
-            .into_iter()
-            .filter(move |tf| self.contains(*tf))
+        Timeframe::ALL.into_iter().filter(move |tf| self.contains(*tf))
     }
 
     fn insert(&mut self, tf: Timeframe) {
@@ -97,41 +95,18 @@ impl Closed {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CandleError {
     #[error("{what} at {} is not a finite number ({value})", utc(*ts_ms))]
-    NonFinite {
-        what: &'static str,
-        value: f64,
-        ts_ms: i64,
-    },
+    NonFinite { what: &'static str, value: f64, ts_ms: i64 },
     #[error("{what} at {} is beyond {MAX_INPUT:e} ({value})", utc(*ts_ms))]
-    OutOfRange {
-        what: &'static str,
-        value: f64,
-        ts_ms: i64,
-    },
+    OutOfRange { what: &'static str, value: f64, ts_ms: i64 },
     #[error("{what} at {} is not positive ({value})", utc(*ts_ms))]
-    NonPositivePrice {
-        what: &'static str,
-        value: f64,
-        ts_ms: i64,
-    },
+    NonPositivePrice { what: &'static str, value: f64, ts_ms: i64 },
     #[error("{what} at {} is negative ({value})", utc(*ts_ms))]
-    NegativeVolume {
-        what: &'static str,
-        value: f64,
-        ts_ms: i64,
-    },
+    NegativeVolume { what: &'static str, value: f64, ts_ms: i64 },
     #[error(
         "inconsistent 1m bar at {}: {reason} (open {open}, high {high}, low {low}, close {close})",
         utc(*open_ms)
     )]
-    Inconsistent {
-        open_ms: i64,
-        reason: &'static str,
-        open: f64,
-        high: f64,
-        low: f64,
-        close: f64,
-    },
+    Inconsistent { open_ms: i64, reason: &'static str, open: f64, high: f64, low: f64, close: f64 },
     #[error("1m bar open time {} ({open_ms} ms) is not on a minute boundary", utc(*open_ms))]
     Misaligned { open_ms: i64 },
     #[error("timestamp {ts_ms} ms is outside 1970-01-01T00:00:00Z..=9999-12-31T23:59:59.999Z")]
@@ -150,25 +125,14 @@ pub enum CandleError {
         utc(*bucket_ms),
         utc(*open_from_ms)
     )]
-    Late {
-        ts_ms: i64,
-        bucket_ms: i64,
-        open_from_ms: i64,
-    },
-    #[error(
-        "{got:?} refused: this series is built from {built_from:?}, and bars cannot follow trades"
-    )]
-    InputMismatch {
-        built_from: CandleInput,
-        got: CandleInput,
-    },
+    Late { ts_ms: i64, bucket_ms: i64, open_from_ms: i64 },
+    #[error("{got:?} refused: this series is built from {built_from:?}, and bars cannot follow trades")]
+    InputMismatch { built_from: CandleInput, got: CandleInput },
 }
 
 /// `ms` as an RFC 3339 UTC instant, for error messages.
 fn utc(ms: i64) -> String {
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|t| t.to_string())
-        .unwrap_or_else(|_| format!("{ms} ms"))
+    jiff::Timestamp::from_millisecond(ms).map(|t| t.to_string()).unwrap_or_else(|_| format!("{ms} ms"))
 }
 
 /// A bounded ring of the most recent items, allocated once.
@@ -180,10 +144,7 @@ struct Ring<T> {
 
 impl<T> Ring<T> {
     fn new(cap: usize) -> Self {
-        Self {
-            items: VecDeque::with_capacity(cap),
-            cap,
-        }
+        Self { items: VecDeque::with_capacity(cap), cap }
     }
 
     fn push(&mut self, item: T) {
@@ -257,13 +218,7 @@ impl Frame {
                 c.close = bar.close;
                 c.volume += bar.volume;
             }
-            None => {
-                self.forming = Some(Candle {
-                    open_ms: bucket,
-                    closed: false,
-                    ..*bar
-                })
-            }
+            None => self.forming = Some(Candle { open_ms: bucket, closed: false, ..*bar }),
         }
     }
 }
@@ -391,10 +346,7 @@ impl CandleSeries {
     }
 
     /// Closed candles of `tf`, oldest to newest, at most `capacity()` of them.
-    pub fn history(
-        &self,
-        tf: Timeframe,
-    ) -> impl DoubleEndedIterator<Item = &Candle> + ExactSizeIterator {
+    pub fn history(&self, tf: Timeframe) -> impl DoubleEndedIterator<Item = &Candle> + ExactSizeIterator {
         self.frames[tf.index()].candles.items.iter()
     }
 
@@ -428,73 +380,36 @@ impl CandleSeries {
         check_number("trade price", price, ts_ms)?;
         check_number("trade quantity", qty, ts_ms)?;
         if price <= 0.0 {
-            return Err(CandleError::NonPositivePrice {
-                what: "trade price",
-                value: price,
-                ts_ms,
-            });
+            return Err(CandleError::NonPositivePrice { what: "trade price", value: price, ts_ms });
         }
         if qty < 0.0 {
-            return Err(CandleError::NegativeVolume {
-                what: "trade quantity",
-                value: qty,
-                ts_ms,
-            });
+            return Err(CandleError::NegativeVolume { what: "trade quantity", value: qty, ts_ms });
         }
         let bucket = Timeframe::M1.bucket_start(ts_ms);
         if bucket < self.open_from_ms {
-            return Err(CandleError::Late {
-                ts_ms,
-                bucket_ms: bucket,
-                open_from_ms: self.open_from_ms,
-            });
+            return Err(CandleError::Late { ts_ms, bucket_ms: bucket, open_from_ms: self.open_from_ms });
         }
         Ok(bucket)
     }
 
     fn check_bar(&self, bar: &Candle) -> Result<(), CandleError> {
-        let Candle {
-            open_ms,
-            open,
-            high,
-            low,
-            close,
-            volume,
-            ..
-        } = *bar;
+        let Candle { open_ms, open, high, low, close, volume, .. } = *bar;
         check_ts(open_ms)?;
         if open_ms.rem_euclid(MINUTE_MS) != 0 {
             return Err(CandleError::Misaligned { open_ms });
         }
-        for (what, value) in [
-            ("bar open", open),
-            ("bar high", high),
-            ("bar low", low),
-            ("bar close", close),
-            ("bar volume", volume),
-        ] {
+        for (what, value) in
+            [("bar open", open), ("bar high", high), ("bar low", low), ("bar close", close), ("bar volume", volume)]
+        {
             check_number(what, value, open_ms)?;
         }
-        for (what, value) in [
-            ("bar open", open),
-            ("bar high", high),
-            ("bar low", low),
-            ("bar close", close),
-        ] {
+        for (what, value) in [("bar open", open), ("bar high", high), ("bar low", low), ("bar close", close)] {
             if value <= 0.0 {
-                return Err(CandleError::NonPositivePrice {
-                    what,
-                    value,
-                    ts_ms: open_ms,
-                });
+                return Err(CandleError::NonPositivePrice { what, value, ts_ms: open_ms });
             }
         }
         if volume < 0.0 {
-            return Err(CandleError::NegativeVolume {
-                what: "bar volume",
-                value: volume,
-                ts_ms: open_ms,
-            });
+            return Err(CandleError::NegativeVolume { what: "bar volume", value: volume, ts_ms: open_ms });
         }
         let reason = if high < low {
             Some("high below low")
@@ -506,38 +421,21 @@ impl CandleSeries {
             None
         };
         if let Some(reason) = reason {
-            return Err(CandleError::Inconsistent {
-                open_ms,
-                reason,
-                open,
-                high,
-                low,
-                close,
-            });
+            return Err(CandleError::Inconsistent { open_ms, reason, open, high, low, close });
         }
         if self.input == Some(CandleInput::Trades) {
-            return Err(CandleError::InputMismatch {
-                built_from: CandleInput::Trades,
-                got: CandleInput::Bars,
-            });
+            return Err(CandleError::InputMismatch { built_from: CandleInput::Trades, got: CandleInput::Bars });
         }
         match self.last_bar_ms {
             Some(last) if open_ms == last => Err(CandleError::Duplicate { open_ms }),
-            Some(last) if open_ms < last => Err(CandleError::OutOfOrder {
-                open_ms,
-                last_ms: last,
-            }),
+            Some(last) if open_ms < last => Err(CandleError::OutOfOrder { open_ms, last_ms: last }),
             _ => Ok(()),
         }
     }
 }
 
 fn check_ts(ts_ms: i64) -> Result<(), CandleError> {
-    if (0..=MAX_TS_MS).contains(&ts_ms) {
-        Ok(())
-    } else {
-        Err(CandleError::Timestamp { ts_ms })
-    }
+    if (0..=MAX_TS_MS).contains(&ts_ms) { Ok(()) } else { Err(CandleError::Timestamp { ts_ms }) }
 }
 
 fn check_number(what: &'static str, value: f64, ts_ms: i64) -> Result<(), CandleError> {
@@ -566,10 +464,7 @@ mod tests {
         assert_eq!(c.len(), 2);
         assert!(c.contains(Timeframe::M1) && c.contains(Timeframe::H1));
         assert!(!c.contains(Timeframe::M5) && !c.contains(Timeframe::D1));
-        assert_eq!(
-            c.iter().collect::<Vec<_>>(),
-            vec![Timeframe::M1, Timeframe::H1]
-        );
+        assert_eq!(c.iter().collect::<Vec<_>>(), vec![Timeframe::M1, Timeframe::H1]);
     }
 
     #[test]

@@ -102,7 +102,8 @@ impl RiskGate {
         let held = account.qty(request.symbol);
         let delta = request.side.sign() * request.qty;
         // An order reduces exposure when it is opposite to the position and not larger than it.
-        let reduces = !held.is_zero() && held.is_sign_positive() != delta.is_sign_positive() && request.qty <= held.abs();
+        let reduces =
+            !held.is_zero() && held.is_sign_positive() != delta.is_sign_positive() && request.qty <= held.abs();
 
         match view.state {
             // The kill switch and operator flattens must still be able to close positions.
@@ -120,7 +121,11 @@ impl RiskGate {
             let msg = if held.is_zero() {
                 format!("reduce-only {} but there is no {} position", request.side.as_str(), request.symbol)
             } else {
-                format!("reduce-only {} {} would exceed or add to the {held} position", request.side.as_str(), request.qty)
+                format!(
+                    "reduce-only {} {} would exceed or add to the {held} position",
+                    request.side.as_str(),
+                    request.qty
+                )
             };
             return Err(refuse(RefusalCode::ReduceOnlyWouldIncrease, msg, request));
         }
@@ -150,11 +155,7 @@ impl RiskGate {
         let required = notional / request.leverage + notional * inst.taker_fee;
         let available = account.available(view.marks);
         if required > available {
-            let msg = format!(
-                "needs {} margin+fee, {} available",
-                required.round_dp(2),
-                available.round_dp(2)
-            );
+            let msg = format!("needs {} margin+fee, {} available", required.round_dp(2), available.round_dp(2));
             return Err(refuse(RefusalCode::InsufficientMargin, msg, request));
         }
         Ok(RiskApproved::approve(request))
@@ -188,7 +189,8 @@ mod tests {
     fn check(account: &Account, state: TradingState, r: OrderRequest) -> Result<OrderRequest, RefusalCode> {
         let inst = btc();
         let marks = |_s: Symbol| Some(dec!(100));
-        let view = RiskView { instrument: Some(&inst), account: Some(account), price: Some(dec!(100)), marks: &marks, state };
+        let view =
+            RiskView { instrument: Some(&inst), account: Some(account), price: Some(dec!(100)), marks: &marks, state };
         RiskGate::default().check(&view, r).map(RiskApproved::into_inner).map_err(|e| e.code)
     }
 
@@ -247,7 +249,13 @@ mod tests {
         let mut r = req(Side::Buy, dec!(1));
         r.symbol = Symbol::new("DOGEUSDT").unwrap();
         let marks = |_s: Symbol| Some(dec!(100));
-        let view = RiskView { instrument: None, account: Some(&flat), price: None, marks: &marks, state: TradingState::Active };
+        let view = RiskView {
+            instrument: None,
+            account: Some(&flat),
+            price: None,
+            marks: &marks,
+            state: TradingState::Active,
+        };
         assert_eq!(RiskGate::default().check(&view, r).map_err(|e| e.code).err(), Some(RefusalCode::UnknownSymbol));
     }
 
