@@ -347,8 +347,7 @@ fn long_tape() -> Vec<MarketEvent> {
     let mut p = dec!(60000);
     let mut out = Vec::new();
     for m in 0..600 {
-        let step = Decimal::from((m * 37) % 23 - 11) * dec!(7.5)
-            + if (m / 100) % 2 == 0 { dec!(4) } else { dec!(-4) };
+        let step = Decimal::from((m * 37) % 23 - 11) * dec!(7.5) + if (m / 100) % 2 == 0 { dec!(4) } else { dec!(-4) };
         let o = p;
         p += step;
         let (h, l) = if p > o { (p + dec!(15), o - dec!(10)) } else { (o + dec!(10), p - dec!(15)) };

@@ -46,21 +46,18 @@ fn sim_symbol(i: usize) -> impl Strategy<Value = SimSymbol> {
         float(0.1..1e7),
         prop_oneof![Just(8 * 3_600_000_i64), Just(3_600_000), any::<i64>()],
     )
-        .prop_map(
-            move |(tick, lot, price, vol, beta, spread, volume, funding_iv)| {
-                let mut instrument =
-                    Instrument::perp(Symbol::new(&format!("SYM{i}")).unwrap(), "X", tick, lot, 20);
-                instrument.funding_interval_ms = funding_iv;
-                SimSymbol {
-                    instrument,
-                    start_price: price,
-                    annual_vol: vol,
-                    beta,
-                    spread_bps: spread,
-                    volume_per_min: volume,
-                }
-            },
-        )
+        .prop_map(move |(tick, lot, price, vol, beta, spread, volume, funding_iv)| {
+            let mut instrument = Instrument::perp(Symbol::new(&format!("SYM{i}")).unwrap(), "X", tick, lot, 20);
+            instrument.funding_interval_ms = funding_iv;
+            SimSymbol {
+                instrument,
+                start_price: price,
+                annual_vol: vol,
+                beta,
+                spread_bps: spread,
+                volume_per_min: volume,
+            }
+        })
 }
 
 fn wild_config() -> impl Strategy<Value = SimConfig> {
@@ -71,13 +68,7 @@ fn wild_config() -> impl Strategy<Value = SimConfig> {
         mode(),
         (0_usize..4).prop_flat_map(|n| (0..n).map(sim_symbol).collect::<Vec<_>>()),
     )
-        .prop_map(|(seed, start_ms, step_ms, mode, symbols)| SimConfig {
-            seed,
-            start_ms,
-            step_ms,
-            mode,
-            symbols,
-        })
+        .prop_map(|(seed, start_ms, step_ms, mode, symbols)| SimConfig { seed, start_ms, step_ms, mode, symbols })
 }
 
 fn mode() -> impl Strategy<Value = SimMode> {
@@ -93,36 +84,24 @@ fn step() -> impl Strategy<Value = Decimal> {
 fn valid_symbol(i: usize) -> impl Strategy<Value = SimSymbol> {
     (
         (step(), step(), 100_i64..1_000_000_000, any::<bool>()),
-        (
-            0.001..=5.0_f64,
-            -3.0..=3.0_f64,
-            0.0..=1_000.0_f64,
-            1.0..1e9_f64,
-        ),
-        prop_oneof![
-            Just(3_600_000_i64),
-            Just(4 * 3_600_000),
-            Just(8 * 3_600_000)
-        ],
+        (0.001..=5.0_f64, -3.0..=3.0_f64, 0.0..=1_000.0_f64, 1.0..1e9_f64),
+        prop_oneof![Just(3_600_000_i64), Just(4 * 3_600_000), Just(8 * 3_600_000)],
     )
-        .prop_map(
-            move |((tick, lot, ticks, spot), (vol, beta, spread, lots), funding_iv)| {
-                let mut instrument =
-                    Instrument::perp(Symbol::new(&format!("V{i}")).unwrap(), "V", tick, lot, 10);
-                instrument.funding_interval_ms = funding_iv;
-                if spot {
-                    instrument.kind = InstrumentKind::Spot;
-                }
-                SimSymbol {
-                    instrument,
-                    start_price: tick * Decimal::from(ticks),
-                    annual_vol: vol,
-                    beta,
-                    spread_bps: spread,
-                    volume_per_min: lots * lot.to_f64().unwrap(),
-                }
-            },
-        )
+        .prop_map(move |((tick, lot, ticks, spot), (vol, beta, spread, lots), funding_iv)| {
+            let mut instrument = Instrument::perp(Symbol::new(&format!("V{i}")).unwrap(), "V", tick, lot, 10);
+            instrument.funding_interval_ms = funding_iv;
+            if spot {
+                instrument.kind = InstrumentKind::Spot;
+            }
+            SimSymbol {
+                instrument,
+                start_price: tick * Decimal::from(ticks),
+                annual_vol: vol,
+                beta,
+                spread_bps: spread,
+                volume_per_min: lots * lot.to_f64().unwrap(),
+            }
+        })
 }
 
 fn valid_config() -> impl Strategy<Value = SimConfig> {
@@ -133,13 +112,7 @@ fn valid_config() -> impl Strategy<Value = SimConfig> {
         mode(),
         (1_usize..4).prop_flat_map(|n| (0..n).map(valid_symbol).collect::<Vec<_>>()),
     )
-        .prop_map(|(seed, start_ms, step_ms, mode, symbols)| SimConfig {
-            seed,
-            start_ms,
-            step_ms,
-            mode,
-            symbols,
-        })
+        .prop_map(|(seed, start_ms, step_ms, mode, symbols)| SimConfig { seed, start_ms, step_ms, mode, symbols })
 }
 
 /// Steps `sim` and checks the invariants every batch must hold.
@@ -161,12 +134,7 @@ fn check_steps(sim: &mut SimMarket, instruments: &[Instrument]) -> Result<(), Te
                     prop_assert!(b.volume > Decimal::ZERO && inst.on_lot(b.volume));
                     vec![b.open, b.high, b.low, b.close]
                 }
-                MarketData::Quote {
-                    bid,
-                    ask,
-                    bid_qty,
-                    ask_qty,
-                } => {
+                MarketData::Quote { bid, ask, bid_qty, ask_qty } => {
                     prop_assert!(bid < ask);
                     prop_assert!(bid_qty > Decimal::ZERO && inst.on_lot(bid_qty));
                     prop_assert!(ask_qty > Decimal::ZERO && inst.on_lot(ask_qty));
@@ -176,11 +144,7 @@ fn check_steps(sim: &mut SimMarket, instruments: &[Instrument]) -> Result<(), Te
                     prop_assert!(qty > Decimal::ZERO && inst.on_lot(qty));
                     vec![price]
                 }
-                MarketData::Mark {
-                    mark,
-                    funding_rate,
-                    next_funding_ms,
-                } => {
+                MarketData::Mark { mark, funding_rate, next_funding_ms } => {
                     prop_assert_eq!(funding_rate.is_some(), inst.is_perp());
                     prop_assert_eq!(next_funding_ms.is_some(), inst.is_perp());
                     vec![mark]

@@ -46,9 +46,7 @@ fn var(x: &[f64]) -> f64 {
 fn acf(x: &[f64], lag: usize) -> f64 {
     let m = mean(x);
     let v: f64 = x.iter().map(|a| (a - m).powi(2)).sum();
-    let c: f64 = (0..x.len() - lag)
-        .map(|i| (x[i] - m) * (x[i + lag] - m))
-        .sum();
+    let c: f64 = (0..x.len() - lag).map(|i| (x[i] - m) * (x[i + lag] - m)).sum();
     c / v
 }
 
@@ -113,19 +111,8 @@ fn run90() -> &'static Run90 {
                 }
             }
         }
-        let returns = closes
-            .iter()
-            .map(|c| c.windows(2).map(|w| (w[1] / w[0]).ln()).collect())
-            .collect();
-        Run90 {
-            closes,
-            returns,
-            volumes,
-            funding,
-            regimes,
-            annual_vols,
-            volume_per_min,
-        }
+        let returns = closes.iter().map(|c| c.windows(2).map(|w| (w[1] / w[0]).ln()).collect()).collect();
+        Run90 { closes, returns, volumes, funding, regimes, annual_vols, volume_per_min }
     })
 }
 
@@ -154,13 +141,9 @@ fn a_cloned_market_continues_identically() {
 fn marks(events: &[MarketEvent]) -> BTreeMap<(Symbol, i64), (Decimal, Option<Decimal>)> {
     let mut m = BTreeMap::new();
     for e in events {
-        if let MarketData::Mark {
-            mark, funding_rate, ..
-        } = e.data
-        {
+        if let MarketData::Mark { mark, funding_rate, .. } = e.data {
             assert!(
-                m.insert((e.symbol, e.ts_ms), (mark, funding_rate))
-                    .is_none(),
+                m.insert((e.symbol, e.ts_ms), (mark, funding_rate)).is_none(),
                 "two marks for {} at {}",
                 e.symbol,
                 e.ts_ms
@@ -209,22 +192,12 @@ fn one_minute_closes_are_identical_across_modes() {
 #[test]
 fn bars_respect_grid_ohlc_clock_and_funding_over_30_days() {
     let cfg = SimConfig::default_markets(3, START + 12_345, SimMode::Bars);
-    let instruments: BTreeMap<Symbol, _> = cfg
-        .symbols
-        .iter()
-        .map(|s| (s.instrument.symbol, s.instrument.clone()))
-        .collect();
-    let mut opens: BTreeMap<Symbol, Decimal> = cfg
-        .symbols
-        .iter()
-        .map(|s| (s.instrument.symbol, s.start_price))
-        .collect();
+    let instruments: BTreeMap<Symbol, _> =
+        cfg.symbols.iter().map(|s| (s.instrument.symbol, s.instrument.clone())).collect();
+    let mut opens: BTreeMap<Symbol, Decimal> =
+        cfg.symbols.iter().map(|s| (s.instrument.symbol, s.start_price)).collect();
     let mut sim = SimMarket::new(cfg).unwrap();
-    assert_eq!(
-        sim.now_ms(),
-        START + 12_345,
-        "now_ms is start_ms before the first step"
-    );
+    assert_eq!(sim.now_ms(), START + 12_345, "now_ms is start_ms before the first step");
     let first_open = START + MINUTE; // start rounded up to the next whole minute
     let mut out = Vec::new();
     for minute in 0..30 * 1_440_i64 {
@@ -235,14 +208,8 @@ fn bars_respect_grid_ohlc_clock_and_funding_over_30_days() {
         assert_eq!(sim.now_ms(), ts);
         assert_eq!(out.len(), 2 * instruments.len());
         for pair in out.chunks(2) {
-            let (
-                MarketData::Bar(bar),
-                MarketData::Mark {
-                    mark,
-                    funding_rate,
-                    next_funding_ms,
-                },
-            ) = (&pair[0].data, &pair[1].data)
+            let (MarketData::Bar(bar), MarketData::Mark { mark, funding_rate, next_funding_ms }) =
+                (&pair[0].data, &pair[1].data)
             else {
                 panic!("expected bar then mark, got {pair:?}");
             };
@@ -250,28 +217,14 @@ fn bars_respect_grid_ohlc_clock_and_funding_over_30_days() {
             assert_eq!(pair[1].symbol, sym);
             assert!(pair.iter().all(|e| e.ts_ms == ts));
             let inst = &instruments[&sym];
-            let Bar {
-                open_ms: bar_open,
-                interval_ms,
-                open,
-                high,
-                low,
-                close,
-                volume,
-            } = *bar;
+            let Bar { open_ms: bar_open, interval_ms, open, high, low, close, volume } = *bar;
             assert_eq!((bar_open, interval_ms), (open_ms, MINUTE));
             assert_eq!(open, opens[&sym], "open is the previous close");
             for p in [open, high, low, close, *mark] {
-                assert!(
-                    p > Decimal::ZERO && inst.on_tick(p),
-                    "{sym} price {p} off tick"
-                );
+                assert!(p > Decimal::ZERO && inst.on_tick(p), "{sym} price {p} off tick");
             }
             assert!(low <= open.min(close) && high >= open.max(close), "{bar:?}");
-            assert!(
-                volume > Decimal::ZERO && inst.on_lot(volume),
-                "{sym} volume {volume}"
-            );
+            assert!(volume > Decimal::ZERO && inst.on_lot(volume), "{sym} volume {volume}");
             assert_eq!(*mark, close);
             let rate = funding_rate.unwrap();
             assert!(rate.abs() <= Decimal::new(75, 4), "funding {rate}");
@@ -286,11 +239,8 @@ fn bars_respect_grid_ohlc_clock_and_funding_over_30_days() {
 fn ticks_respect_grid_spreads_ids_and_time_order() {
     let mut cfg = SimConfig::default_markets(9, START, SimMode::Ticks);
     cfg.step_ms = 500;
-    let instruments: BTreeMap<Symbol, _> = cfg
-        .symbols
-        .iter()
-        .map(|s| (s.instrument.symbol, s.instrument.clone()))
-        .collect();
+    let instruments: BTreeMap<Symbol, _> =
+        cfg.symbols.iter().map(|s| (s.instrument.symbol, s.instrument.clone())).collect();
     let mut sim = SimMarket::new(cfg).unwrap();
     let mut last_id: BTreeMap<Symbol, u64> = BTreeMap::new();
     let mut last_mid: BTreeMap<Symbol, f64> = BTreeMap::new();
@@ -302,10 +252,7 @@ fn ticks_respect_grid_spreads_ids_and_time_order() {
         sim.step(&mut out);
         let now = sim.now_ms();
         assert_eq!(now, prev_now + 500);
-        assert!(
-            out.windows(2).all(|w| w[0].ts_ms <= w[1].ts_ms),
-            "batch out of order"
-        );
+        assert!(out.windows(2).all(|w| w[0].ts_ms <= w[1].ts_ms), "batch out of order");
         let new_mid: BTreeMap<Symbol, f64> = out
             .iter()
             .filter_map(|e| match e.data {
@@ -314,19 +261,11 @@ fn ticks_respect_grid_spreads_ids_and_time_order() {
             })
             .collect();
         for e in &out {
-            assert!(
-                e.ts_ms > prev_now && e.ts_ms <= now,
-                "event outside its step"
-            );
+            assert!(e.ts_ms > prev_now && e.ts_ms <= now, "event outside its step");
             let inst = &instruments[&e.symbol];
             *counts.entry(e.data.kind()).or_default() += 1;
             match e.data {
-                MarketData::Quote {
-                    bid,
-                    ask,
-                    bid_qty,
-                    ask_qty,
-                } => {
+                MarketData::Quote { bid, ask, bid_qty, ask_qty } => {
                     assert_eq!(e.ts_ms, now, "quotes are stamped at the step's end");
                     assert!(Decimal::ZERO < bid && bid < ask, "{bid} / {ask}");
                     assert!(inst.on_tick(bid) && inst.on_tick(ask));
@@ -337,12 +276,7 @@ fn ticks_respect_grid_spreads_ids_and_time_order() {
                     assert!(f(ask - bid) / mid < 20e-4, "spread {bid} / {ask}");
                     last_mid.insert(e.symbol, mid);
                 }
-                MarketData::Trade {
-                    price,
-                    qty,
-                    trade_id,
-                    ..
-                } => {
+                MarketData::Trade { price, qty, trade_id, .. } => {
                     assert!(price > Decimal::ZERO && inst.on_tick(price));
                     assert!(qty > Decimal::ZERO && inst.on_lot(qty));
                     let prev = last_id.insert(e.symbol, trade_id).unwrap_or(0);
@@ -374,10 +308,7 @@ fn ticks_respect_grid_spreads_ids_and_time_order() {
     // 60 prints a minute per symbol at average volume; the calendar, volatility and big
     // moves make any two hours busier or quieter, but not by an order of magnitude.
     let trades = counts["trade"] as f64 / (3.0 * minutes as f64);
-    assert!(
-        (15.0..240.0).contains(&trades),
-        "{trades} prints per minute"
-    );
+    assert!((15.0..240.0).contains(&trades), "{trades} prints per minute");
 }
 
 // --- statistics (shared 90-day run) --------------------------------------------------------
@@ -389,10 +320,7 @@ fn realised_volatility_matches_the_configured_level() {
         let realised = (var(ret) * MINUTES_PER_YEAR).sqrt();
         let target = r.annual_vols[i];
         eprintln!("symbol {i}: realised vol {realised:.3} vs configured {target}");
-        assert!(
-            (realised / target - 1.0).abs() < 0.25,
-            "symbol {i}: realised {realised:.3} vs {target}"
-        );
+        assert!((realised / target - 1.0).abs() < 0.25, "symbol {i}: realised {realised:.3} vs {target}");
     }
 }
 
@@ -448,10 +376,7 @@ fn regimes_persist_for_hours_and_trends_drift() {
         by_regime.entry(name).or_default().push(r.returns[0][t - 1]);
     }
     eprintln!("{runs} regime spells, mean {mean_run:.0} min");
-    assert!(
-        mean_run > 120.0,
-        "regimes should last hours, mean {mean_run} min"
-    );
+    assert!(mean_run > 120.0, "regimes should last hours, mean {mean_run} min");
     for name in ["up", "down", "range"] {
         let x = &by_regime[name];
         let t_stat = mean(x) / (var(x) / x.len() as f64).sqrt();
@@ -482,9 +407,7 @@ fn market_wide_jumps_occur() {
             (0..3).all(|i| r.returns[i][t].abs() > 6.0 * sds[i] && r.returns[i][t].signum() == s0)
         })
         .count();
-    let biggest = (0..n)
-        .map(|t| r.returns[0][t].abs() / sds[0])
-        .fold(0.0, f64::max);
+    let biggest = (0..n).map(|t| r.returns[0][t].abs() / sds[0]).fold(0.0, f64::max);
     eprintln!("{co_jumps} joint ≥6σ minutes; largest BTC move {biggest:.1}σ");
     // 3 market jumps a week for 13 weeks, plus GARCH tails.
     assert!(co_jumps >= 10, "{co_jumps}");
@@ -495,19 +418,14 @@ fn market_wide_jumps_occur() {
 fn funding_stays_bounded_moves_and_leans_with_the_trend() {
     let r = run90();
     for (i, fr) in r.funding.iter().enumerate() {
-        let (lo, hi) = fr
-            .iter()
-            .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+        let (lo, hi) = fr.iter().fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
         let m = mean(fr);
         let changes = fr.windows(2).filter(|w| w[0] != w[1]).count();
         eprintln!("symbol {i}: funding in [{lo:.6}, {hi:.6}], mean {m:.6}, {changes} changes");
         assert!(lo >= -0.0075 && hi <= 0.0075);
         assert!(hi - lo > 2e-4, "funding should move");
         assert!(changes > fr.len() / 2);
-        assert!(
-            (0.0..3e-4).contains(&m),
-            "long-run funding near +0.0001, got {m}"
-        );
+        assert!((0.0..3e-4).contains(&m), "long-run funding near +0.0001, got {m}");
         let mut up = Vec::new();
         let mut down = Vec::new();
         for (t, regime) in r.regimes.iter().enumerate() {
@@ -517,10 +435,7 @@ fn funding_stays_bounded_moves_and_leans_with_the_trend() {
                 Regime::Range => {}
             }
         }
-        assert!(
-            mean(&up) > mean(&down) + 1e-4,
-            "funding should lean with the trend"
-        );
+        assert!(mean(&up) > mean(&down) + 1e-4, "funding should lean with the trend");
     }
 }
 
@@ -551,9 +466,7 @@ fn prices_stay_in_a_plausible_band_over_90_days() {
     let r = run90();
     let start = [60_000.0, 3_000.0, 150.0];
     for (i, c) in r.closes.iter().enumerate() {
-        let (lo, hi) = c
-            .iter()
-            .fold((f64::MAX, 0.0_f64), |(a, b), &x| (a.min(x), b.max(x)));
+        let (lo, hi) = c.iter().fold((f64::MAX, 0.0_f64), |(a, b), &x| (a.min(x), b.max(x)));
         eprintln!("symbol {i}: 90-day range [{lo}, {hi}]");
         assert!(lo > start[i] / 3.0 && hi < start[i] * 3.0);
     }
@@ -576,9 +489,7 @@ fn bad_configs_are_errors_naming_the_field() {
         ("symbols[1].instrument.symbol", |c| {
             c.symbols[1].instrument.symbol = c.symbols[0].instrument.symbol;
         }),
-        ("symbols[0].start_price", |c| {
-            c.symbols[0].start_price = Decimal::ZERO
-        }),
+        ("symbols[0].start_price", |c| c.symbols[0].start_price = Decimal::ZERO),
         ("symbols[0].start_price", |c| {
             c.symbols[0].start_price = Decimal::new(-5, 0);
         }),
@@ -588,24 +499,14 @@ fn bad_configs_are_errors_naming_the_field() {
         }),
         ("symbols[1].annual_vol", |c| c.symbols[1].annual_vol = 0.0),
         ("symbols[1].annual_vol", |c| c.symbols[1].annual_vol = -0.3),
-        ("symbols[1].annual_vol", |c| {
-            c.symbols[1].annual_vol = f64::NAN
-        }),
-        ("symbols[1].annual_vol", |c| {
-            c.symbols[1].annual_vol = f64::INFINITY
-        }),
+        ("symbols[1].annual_vol", |c| c.symbols[1].annual_vol = f64::NAN),
+        ("symbols[1].annual_vol", |c| c.symbols[1].annual_vol = f64::INFINITY),
         ("symbols[0].beta", |c| c.symbols[0].beta = 3.5),
         ("symbols[0].beta", |c| c.symbols[0].beta = f64::NAN),
         ("symbols[2].spread_bps", |c| c.symbols[2].spread_bps = -1.0),
-        ("symbols[2].spread_bps", |c| {
-            c.symbols[2].spread_bps = f64::NAN
-        }),
-        ("symbols[2].volume_per_min", |c| {
-            c.symbols[2].volume_per_min = 0.0
-        }),
-        ("symbols[2].volume_per_min", |c| {
-            c.symbols[2].volume_per_min = f64::NAN
-        }),
+        ("symbols[2].spread_bps", |c| c.symbols[2].spread_bps = f64::NAN),
+        ("symbols[2].volume_per_min", |c| c.symbols[2].volume_per_min = 0.0),
+        ("symbols[2].volume_per_min", |c| c.symbols[2].volume_per_min = f64::NAN),
         ("symbols[2].volume_per_min", |c| {
             // Less than one lot a minute.
             c.symbols[2].volume_per_min = 0.01;
@@ -627,9 +528,7 @@ fn bad_configs_are_errors_naming_the_field() {
         for mode in [SimMode::Bars, SimMode::Ticks] {
             let mut cfg = SimConfig::default_markets(1, START, mode);
             edit(&mut cfg);
-            let err = SimMarket::new(cfg.clone())
-                .err()
-                .unwrap_or_else(|| panic!("{field}: accepted {cfg:?}"));
+            let err = SimMarket::new(cfg.clone()).err().unwrap_or_else(|| panic!("{field}: accepted {cfg:?}"));
             let msg = err.to_string();
             assert!(msg.contains(field), "message `{msg}` should name `{field}`");
             assert_eq!(field_of(err), field);

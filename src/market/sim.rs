@@ -74,9 +74,7 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
 
-pub use config::{
-    MAX_ABS_BETA, MAX_START_MS, MAX_STEP_MS, MIN_STEP_MS, SimConfig, SimError, SimMode, SimSymbol,
-};
+pub use config::{MAX_ABS_BETA, MAX_START_MS, MAX_STEP_MS, MIN_STEP_MS, SimConfig, SimError, SimMode, SimSymbol};
 
 use crate::domain::{Bar, Instrument, MarketData, MarketEvent};
 use grid::Grid;
@@ -129,10 +127,7 @@ impl SimSym {
     fn mark(&self, ts_ms: i64) -> MarketEvent {
         let (funding_rate, next_funding_ms) = match self.funding_interval_ms {
             Some(iv) => (
-                Some(Decimal::new(
-                    (self.dynm.funding * 1e8).round() as i64,
-                    FUNDING_SCALE,
-                )),
+                Some(Decimal::new((self.dynm.funding * 1e8).round() as i64, FUNDING_SCALE)),
                 Some((ts_ms.div_euclid(iv) + 1) * iv),
             ),
             None => (None, None),
@@ -140,11 +135,7 @@ impl SimSym {
         MarketEvent {
             ts_ms,
             symbol: self.book.symbol,
-            data: MarketData::Mark {
-                mark: self.close,
-                funding_rate,
-                next_funding_ms,
-            },
+            data: MarketData::Mark { mark: self.close, funding_rate, next_funding_ms },
         }
     }
 
@@ -212,14 +203,8 @@ impl SimMarket {
             let close_units = tick.round(close.to_f64().unwrap_or(0.0)).max(1);
             let close = tick.dec(close_units);
             let start_price = close.to_f64().unwrap_or(1.0);
-            let dynm = SymDyn::new(
-                stream(config.seed, base),
-                &market,
-                start_price,
-                s.annual_vol,
-                s.beta,
-                s.volume_per_min,
-            );
+            let dynm =
+                SymDyn::new(stream(config.seed, base), &market, start_price, s.annual_vol, s.beta, s.volume_per_min);
             let intra = Intra::new(stream(config.seed, base + 2), dynm.x);
             syms.push(SimSym {
                 instrument: s.instrument.clone(),
@@ -230,10 +215,7 @@ impl SimMarket {
                     half_spread: s.spread_bps / 20_000.0,
                     volume_base: s.volume_per_min,
                 },
-                funding_interval_ms: s
-                    .instrument
-                    .is_perp()
-                    .then_some(s.instrument.funding_interval_ms),
+                funding_interval_ms: s.instrument.is_perp().then_some(s.instrument.funding_interval_ms),
                 dynm,
                 bar_rng: stream(config.seed, base + 1),
                 intra,
@@ -241,8 +223,7 @@ impl SimMarket {
                 close,
             });
         }
-        let clock =
-            config.start_ms + (MINUTE_MS - config.start_ms.rem_euclid(MINUTE_MS)) % MINUTE_MS;
+        let clock = config.start_ms + (MINUTE_MS - config.start_ms.rem_euclid(MINUTE_MS)) % MINUTE_MS;
         Ok(Self {
             mode: config.mode,
             step_ms: config.step_ms,
@@ -261,6 +242,17 @@ impl SimMarket {
     /// Timestamp of the last emitted batch (`start_ms` before the first).
     pub fn now_ms(&self) -> i64 {
         self.now
+    }
+
+    /// Switches the output mode at a minute boundary — e.g. bars to generate history instantly,
+    /// then ticks to go live on the same path. Returns `false`, changing nothing, in the middle
+    /// of a ticks-mode minute.
+    pub fn set_mode(&mut self, mode: SimMode) -> bool {
+        if self.minute_open.is_some() {
+            return false;
+        }
+        self.mode = mode;
+        true
     }
 
     /// The regime of the minute most recently simulated.
@@ -296,11 +288,7 @@ impl SimMarket {
             let (open_units, open) = (s.close_units, s.close);
             s.advance(&self.market);
             let bar = s.bar(open_ms, open_units, open);
-            out.push(MarketEvent {
-                ts_ms: ts,
-                symbol: s.book.symbol,
-                data: MarketData::Bar(bar),
-            });
+            out.push(MarketEvent { ts_ms: ts, symbol: s.book.symbol, data: MarketData::Bar(bar) });
             out.push(s.mark(ts));
         }
         self.clock = ts;
@@ -323,8 +311,7 @@ impl SimMarket {
             let minute_end = open_ms + MINUTE_MS;
             let seg_end = target.min(minute_end);
             for s in &mut self.syms {
-                s.intra
-                    .segment(&s.book, &s.dynm, open_ms, seg_end - open_ms, out);
+                s.intra.segment(&s.book, &s.dynm, open_ms, seg_end - open_ms, out);
             }
             self.clock = seg_end;
             if seg_end == minute_end {
@@ -346,17 +333,14 @@ impl SimMarket {
 
 #[cfg(test)]
 mod tests {
-    use super::model::{
-        IDIO_JUMPS_PER_MIN, MARKET_JUMPS_PER_MIN, MINUTES_PER_YEAR, PRICE_WALL, stationary_regimes,
-    };
+    use super::model::{IDIO_JUMPS_PER_MIN, MARKET_JUMPS_PER_MIN, MINUTES_PER_YEAR, PRICE_WALL, stationary_regimes};
     use super::*;
 
     const START: i64 = 1_704_067_200_000;
 
     /// Runs only the minute model (no events) of the default markets for `minutes`.
     fn run_model(seed: u64, minutes: i64, mut each: impl FnMut(&SimMarket)) -> SimMarket {
-        let mut sim =
-            SimMarket::new(SimConfig::default_markets(seed, START, SimMode::Bars)).unwrap();
+        let mut sim = SimMarket::new(SimConfig::default_markets(seed, START, SimMode::Bars)).unwrap();
         for m in 0..minutes {
             sim.market.advance(START + m * MINUTE_MS);
             for s in &mut sim.syms {
@@ -386,32 +370,19 @@ mod tests {
         });
         for k in 0..3 {
             let share = counts[k] as f64 / minutes as f64;
-            assert!(
-                (share - pi[k]).abs() < 0.06,
-                "regime {k}: {share} vs {}",
-                pi[k]
-            );
+            assert!((share - pi[k]).abs() < 0.06, "regime {k}: {share} vs {}", pi[k]);
         }
         // The GARCH variance multiplier has long-run mean 1.
         let h_mean = h_sum / minutes as f64;
-        assert!(
-            (h_mean - 1.0).abs() < 0.15,
-            "mean GARCH multiplier {h_mean}"
-        );
+        assert!((h_mean - 1.0).abs() < 0.15, "mean GARCH multiplier {h_mean}");
         // Jumps arrive at their Poisson rates (±4 sd).
         let expect = MARKET_JUMPS_PER_MIN * minutes as f64;
         let got = sim.market.jumps as f64;
-        assert!(
-            (got - expect).abs() < 4.0 * expect.sqrt(),
-            "{got} market jumps vs {expect}"
-        );
+        assert!((got - expect).abs() < 4.0 * expect.sqrt(), "{got} market jumps vs {expect}");
         let expect = IDIO_JUMPS_PER_MIN * minutes as f64;
         for s in &sim.syms {
             let got = s.dynm.jumps as f64;
-            assert!(
-                (got - expect).abs() < 4.0 * expect.sqrt(),
-                "{got} idio jumps vs {expect}"
-            );
+            assert!((got - expect).abs() < 4.0 * expect.sqrt(), "{got} idio jumps vs {expect}");
         }
         // Prices wander like crypto but stay plausible: the hard bound ln P0 ± ln 100 is a
         // safety net, so they must stay well inside it (within ×/÷ 20 of the start).
@@ -419,10 +390,7 @@ mod tests {
             let start = start.ln();
             let (down, up) = ((start - lo[i]).exp(), (hi[i] - start).exp());
             eprintln!("symbol {i}: ÷{down:.2} ×{up:.2} from start over {years} years");
-            assert!(
-                down < 20.0 && up < 20.0,
-                "symbol {i}: ÷{down:.1} ×{up:.1} from start"
-            );
+            assert!(down < 20.0 && up < 20.0, "symbol {i}: ÷{down:.1} ×{up:.1} from start");
             assert!(start - lo[i] < PRICE_WALL && hi[i] - start < PRICE_WALL);
         }
     }
@@ -454,26 +422,12 @@ mod tests {
             var += v;
             vol += q;
         }
-        assert!(
-            (var / week as f64 - 1.0).abs() < 1e-9,
-            "{}",
-            var / week as f64
-        );
-        assert!(
-            (vol / week as f64 - 1.0).abs() < 1e-9,
-            "{}",
-            vol / week as f64
-        );
+        assert!((var / week as f64 - 1.0).abs() < 1e-9, "{}", var / week as f64);
+        assert!((vol / week as f64 - 1.0).abs() < 1e-9, "{}", vol / week as f64);
         // Busier at the US open on a weekday than at night on a weekend.
         let monday_1430 = START + 14 * 3_600_000 + 30 * MINUTE_MS; // 2024-01-01 was a Monday
         let sunday_0230 = START + 6 * 86_400_000 + 2 * 3_600_000 + 30 * MINUTE_MS;
-        let (busy, quiet) = (
-            sim.market.calendar(monday_1430),
-            sim.market.calendar(sunday_0230),
-        );
-        assert!(
-            busy.0 > 2.0 * quiet.0 && busy.1 > 3.0 * quiet.1,
-            "{busy:?} {quiet:?}"
-        );
+        let (busy, quiet) = (sim.market.calendar(monday_1430), sim.market.calendar(sunday_0230));
+        assert!(busy.0 > 2.0 * quiet.0 && busy.1 > 3.0 * quiet.1, "{busy:?} {quiet:?}");
     }
 }

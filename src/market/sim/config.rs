@@ -99,27 +99,19 @@ impl SimConfig {
         let symbols = specs
             .into_iter()
             // The literals above are valid identifiers; `filter_map` only avoids an `unwrap`.
-            .filter_map(
-                |(name, base, tick, lot, lev, price, vol, beta, spread, volume)| {
-                    let symbol = Symbol::new(name).ok()?;
-                    Some(SimSymbol {
-                        instrument: Instrument::perp(symbol, base, tick, lot, lev),
-                        start_price: price,
-                        annual_vol: vol,
-                        beta,
-                        spread_bps: spread,
-                        volume_per_min: volume,
-                    })
-                },
-            )
+            .filter_map(|(name, base, tick, lot, lev, price, vol, beta, spread, volume)| {
+                let symbol = Symbol::new(name).ok()?;
+                Some(SimSymbol {
+                    instrument: Instrument::perp(symbol, base, tick, lot, lev),
+                    start_price: price,
+                    annual_vol: vol,
+                    beta,
+                    spread_bps: spread,
+                    volume_per_min: volume,
+                })
+            })
             .collect();
-        Self {
-            seed,
-            start_ms,
-            step_ms: 1_000,
-            mode,
-            symbols,
-        }
+        Self { seed, start_ms, step_ms: 1_000, mode, symbols }
     }
 }
 
@@ -136,10 +128,7 @@ pub enum SimError {
 
 impl SimError {
     fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        SimError::InvalidConfig {
-            field: field.into(),
-            reason: reason.into(),
-        }
+        SimError::InvalidConfig { field: field.into(), reason: reason.into() }
     }
 }
 
@@ -171,34 +160,22 @@ pub fn validate(cfg: &SimConfig) -> Result<(), SimError> {
     if !(0..=MAX_START_MS).contains(&cfg.start_ms) {
         return Err(SimError::invalid(
             "start_ms",
-            format!(
-                "must be an epoch-millisecond time in 0..={MAX_START_MS}, got {}",
-                cfg.start_ms
-            ),
+            format!("must be an epoch-millisecond time in 0..={MAX_START_MS}, got {}", cfg.start_ms),
         ));
     }
     if !(MIN_STEP_MS..=MAX_STEP_MS).contains(&cfg.step_ms) {
         return Err(SimError::invalid(
             "step_ms",
-            format!(
-                "must be between {MIN_STEP_MS} and {MAX_STEP_MS} ms, got {}",
-                cfg.step_ms
-            ),
+            format!("must be between {MIN_STEP_MS} and {MAX_STEP_MS} ms, got {}", cfg.step_ms),
         ));
     }
     if cfg.symbols.is_empty() {
-        return Err(SimError::invalid(
-            "symbols",
-            "must list at least one symbol",
-        ));
+        return Err(SimError::invalid("symbols", "must list at least one symbol"));
     }
     let mut seen = BTreeSet::new();
     for (i, s) in cfg.symbols.iter().enumerate() {
         if !seen.insert(s.instrument.symbol) {
-            return Err(SimError::DuplicateSymbol {
-                index: i,
-                symbol: s.instrument.symbol,
-            });
+            return Err(SimError::DuplicateSymbol { index: i, symbol: s.instrument.symbol });
         }
         validate_symbol(i, s)?;
     }
@@ -213,23 +190,13 @@ fn validate_symbol(i: usize, s: &SimSymbol) -> Result<(), SimError> {
     if inst.is_perp() && (inst.funding_interval_ms <= 0 || DAY_MS % inst.funding_interval_ms != 0) {
         return Err(SimError::invalid(
             field("instrument.funding_interval_ms"),
-            format!(
-                "must be positive and divide a day (e.g. 28800000 for 8 h), got {}",
-                inst.funding_interval_ms
-            ),
+            format!("must be positive and divide a day (e.g. 28800000 for 8 h), got {}", inst.funding_interval_ms),
         ));
     }
     if s.start_price <= Decimal::ZERO {
-        return Err(SimError::invalid(
-            field("start_price"),
-            format!("must be positive, got {}", s.start_price),
-        ));
+        return Err(SimError::invalid(field("start_price"), format!("must be positive, got {}", s.start_price)));
     }
-    let ticks = s
-        .start_price
-        .checked_div(inst.tick_size)
-        .and_then(|t| t.to_f64())
-        .unwrap_or(f64::INFINITY);
+    let ticks = s.start_price.checked_div(inst.tick_size).and_then(|t| t.to_f64()).unwrap_or(f64::INFINITY);
     if !(MIN_PRICE_TICKS..=MAX_GRID_UNITS).contains(&ticks) {
         return Err(SimError::invalid(
             field("start_price"),
@@ -247,20 +214,8 @@ fn validate_symbol(i: usize, s: &SimSymbol) -> Result<(), SimError> {
         MAX_ANNUAL_VOL,
         "an annualised volatility (0.5 = 50 %)",
     )?;
-    check_range(
-        &field("beta"),
-        s.beta,
-        -MAX_ABS_BETA,
-        MAX_ABS_BETA,
-        "a beta to the common crypto factor",
-    )?;
-    check_range(
-        &field("spread_bps"),
-        s.spread_bps,
-        0.0,
-        MAX_SPREAD_BPS,
-        "a spread in basis points",
-    )?;
+    check_range(&field("beta"), s.beta, -MAX_ABS_BETA, MAX_ABS_BETA, "a beta to the common crypto factor")?;
+    check_range(&field("spread_bps"), s.spread_bps, 0.0, MAX_SPREAD_BPS, "a spread in basis points")?;
     if !s.volume_per_min.is_finite() || s.volume_per_min <= 0.0 {
         return Err(SimError::invalid(
             field("volume_per_min"),
@@ -271,10 +226,7 @@ fn validate_symbol(i: usize, s: &SimSymbol) -> Result<(), SimError> {
     if !(1.0..=MAX_GRID_UNITS).contains(&lots) {
         return Err(SimError::invalid(
             field("volume_per_min"),
-            format!(
-                "must be between 1 and {MAX_GRID_UNITS} lots of {}, got {}",
-                inst.lot_size, s.volume_per_min
-            ),
+            format!("must be between 1 and {MAX_GRID_UNITS} lots of {}, got {}", inst.lot_size, s.volume_per_min),
         ));
     }
     Ok(())
@@ -282,16 +234,10 @@ fn validate_symbol(i: usize, s: &SimSymbol) -> Result<(), SimError> {
 
 fn check_step(field: &str, step: Decimal) -> Result<(), SimError> {
     if step <= Decimal::ZERO {
-        return Err(SimError::invalid(
-            field,
-            format!("must be positive, got {step}"),
-        ));
+        return Err(SimError::invalid(field, format!("must be positive, got {step}")));
     }
     if step.normalize().mantissa() > MAX_STEP_MANTISSA {
-        return Err(SimError::invalid(
-            field,
-            format!("must have at most 6 significant digits, got {step}"),
-        ));
+        return Err(SimError::invalid(field, format!("must have at most 6 significant digits, got {step}")));
     }
     Ok(())
 }
@@ -300,9 +246,6 @@ fn check_range(field: &str, v: f64, lo: f64, hi: f64, what: &str) -> Result<(), 
     if v.is_finite() && (lo..=hi).contains(&v) {
         Ok(())
     } else {
-        Err(SimError::invalid(
-            field,
-            format!("must be {what} in [{lo}, {hi}], got {v}"),
-        ))
+        Err(SimError::invalid(field, format!("must be {what} in [{lo}, {hi}], got {v}")))
     }
 }

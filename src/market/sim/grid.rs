@@ -21,11 +21,7 @@ impl Grid {
     pub fn new(step: Decimal) -> Self {
         let step = step.normalize();
         let f = step.to_f64().unwrap_or(1.0);
-        Self {
-            inv: if f > 0.0 { 1.0 / f } else { 1.0 },
-            mantissa: step.mantissa(),
-            scale: step.scale(),
-        }
+        Self { inv: if f > 0.0 { 1.0 / f } else { 1.0 }, mantissa: step.mantissa(), scale: step.scale() }
     }
 
     /// Nearest number of steps to `v` (ties away from zero, as `Instrument::round_price`).

@@ -53,16 +53,8 @@ pub struct Garch {
     /// Feedback of a jump (in sigmas, squared) into next minute's variance.
     pub alpha_jump: f64,
 }
-pub const FACTOR_GARCH: Garch = Garch {
-    alpha: 0.06,
-    beta: 0.93,
-    alpha_jump: 0.02,
-};
-pub const IDIO_GARCH: Garch = Garch {
-    alpha: 0.05,
-    beta: 0.94,
-    alpha_jump: 0.02,
-};
+pub const FACTOR_GARCH: Garch = Garch { alpha: 0.06, beta: 0.93, alpha_jump: 0.02 };
+pub const IDIO_GARCH: Garch = Garch { alpha: 0.05, beta: 0.94, alpha_jump: 0.02 };
 const H_MIN: f64 = 0.02;
 const H_MAX: f64 = 100.0;
 /// Slow log-volatility (market-wide, half-life 3 days, stationary sd 0.25).
@@ -134,11 +126,7 @@ pub fn stationary_regimes() -> [f64; 3] {
     // Embedded chain: ν_R = 2·TREND_TO_RANGE·ν_T, ν_U = ν_D = ν_T.
     let nu_t = 1.0 / (2.0 + 2.0 * TREND_TO_RANGE);
     let nu_r = 2.0 * TREND_TO_RANGE * nu_t;
-    let w = [
-        nu_t * TREND_MEAN_MIN,
-        nu_t * TREND_MEAN_MIN,
-        nu_r * RANGE_MEAN_MIN,
-    ];
+    let w = [nu_t * TREND_MEAN_MIN, nu_t * TREND_MEAN_MIN, nu_r * RANGE_MEAN_MIN];
     let sum = w[0] + w[1] + w[2];
     [w[0] / sum, w[1] / sum, w[2] / sum]
 }
@@ -197,20 +185,12 @@ impl MarketDyn {
         let jump_share = MARKET_JUMPS_PER_MIN * jump_u2(MARKET_JUMP_MIN, MARKET_JUMP_EXTRA);
         let sig_total = FACTOR_ANNUAL_VOL / MINUTES_PER_YEAR.sqrt();
         let g = FACTOR_GARCH;
-        let omega = 1.0
-            - g.alpha
-            - g.beta
-            - g.alpha_jump * MARKET_JUMPS_PER_MIN * jump_u2(MARKET_JUMP_MIN, MARKET_JUMP_EXTRA);
-        let phase = |m: usize| {
-            (2.0 * std::f64::consts::PI * (m as f64 - SEASON_PEAK_MINUTE) / MINUTES_PER_DAY as f64)
-                .cos()
-        };
-        let season_var = (0..MINUTES_PER_DAY)
-            .map(|m| 1.0 + SEASON_VAR_AMP * phase(m))
-            .collect();
-        let season_volume = (0..MINUTES_PER_DAY)
-            .map(|m| 1.0 + SEASON_VOLUME_AMP * phase(m))
-            .collect();
+        let omega =
+            1.0 - g.alpha - g.beta - g.alpha_jump * MARKET_JUMPS_PER_MIN * jump_u2(MARKET_JUMP_MIN, MARKET_JUMP_EXTRA);
+        let phase =
+            |m: usize| (2.0 * std::f64::consts::PI * (m as f64 - SEASON_PEAK_MINUTE) / MINUTES_PER_DAY as f64).cos();
+        let season_var = (0..MINUTES_PER_DAY).map(|m| 1.0 + SEASON_VAR_AMP * phase(m)).collect();
+        let season_volume = (0..MINUTES_PER_DAY).map(|m| 1.0 + SEASON_VOLUME_AMP * phase(m)).collect();
 
         // Initial state drawn from (approximately) stationary distributions.
         let u: f64 = rng.random();
@@ -284,8 +264,7 @@ impl MarketDyn {
         self.volume_mult = calendar_volume;
 
         let zv = normal(&mut self.rng);
-        self.slow += SLOW_VOL_REVERT * (self.slow_mean - self.slow)
-            + SLOW_VOL_SD * (2.0 * SLOW_VOL_REVERT).sqrt() * zv;
+        self.slow += SLOW_VOL_REVERT * (self.slow_mean - self.slow) + SLOW_VOL_SD * (2.0 * SLOW_VOL_REVERT).sqrt() * zv;
 
         let z = normal(&mut self.rng);
         let h = self.h;
@@ -303,8 +282,7 @@ impl MarketDyn {
             self.jumps += 1;
         }
         let g = FACTOR_GARCH;
-        self.h =
-            (self.omega + h * (g.beta + g.alpha * z * z) + g.alpha_jump * u2).clamp(H_MIN, H_MAX);
+        self.h = (self.omega + h * (g.beta + g.alpha * z * z) + g.alpha_jump * u2).clamp(H_MIN, H_MAX);
         self.h_used = h;
         self.factor_jump = jump;
 
@@ -399,10 +377,8 @@ impl SymDyn {
         let idio_jump_share = IDIO_JUMPS_PER_MIN * jump_u2(IDIO_JUMP_MIN, IDIO_JUMP_EXTRA);
         let idio_var = sig_total * sig_total * (1.0 - factor_share - idio_jump_share).max(0.01);
         let g = IDIO_GARCH;
-        let omega = 1.0
-            - g.alpha
-            - g.beta
-            - g.alpha_jump * IDIO_JUMPS_PER_MIN * jump_u2(IDIO_JUMP_MIN, IDIO_JUMP_EXTRA);
+        let omega =
+            1.0 - g.alpha - g.beta - g.alpha_jump * IDIO_JUMPS_PER_MIN * jump_u2(IDIO_JUMP_MIN, IDIO_JUMP_EXTRA);
         let jump_in = next_arrival(&mut rng, IDIO_JUMPS_PER_MIN);
         let x0 = start_price.ln();
         Self {
@@ -446,13 +422,11 @@ impl SymDyn {
             self.jumps += 1;
         }
         let g = IDIO_GARCH;
-        self.h =
-            (self.omega + h * (g.beta + g.alpha * z * z) + g.alpha_jump * u2).clamp(H_MIN, H_MAX);
+        self.h = (self.omega + h * (g.beta + g.alpha * z * z) + g.alpha_jump * u2).clamp(H_MIN, H_MAX);
         self.idio += -IDIO_REVERT * self.idio + shock + jump;
 
         self.x_prev = self.x;
-        self.x = (self.x0 + self.loading * market.factor + self.idio)
-            .clamp(self.x0 - PRICE_WALL, self.x0 + PRICE_WALL);
+        self.x = (self.x0 + self.loading * market.factor + self.idio).clamp(self.x0 - PRICE_WALL, self.x0 + PRICE_WALL);
         self.jump = self.loading * market.factor_jump + jump;
         self.sigma = market.g_sqrt * (self.factor_var * market.h_used + self.idio_var * h).sqrt();
 
@@ -470,8 +444,7 @@ impl SymDyn {
         // Funding: OU toward a base rate that leans with the trend (longs pay more in rallies).
         let zf = normal(&mut self.rng);
         let target = FUNDING_BASE + FUNDING_LEAN[market.regime.index()] * self.loading;
-        self.funding =
-            (self.funding + FUNDING_REVERT * (target - self.funding) + self.funding_sd * zf)
-                .clamp(-FUNDING_CAP, FUNDING_CAP);
+        self.funding = (self.funding + FUNDING_REVERT * (target - self.funding) + self.funding_sd * zf)
+            .clamp(-FUNDING_CAP, FUNDING_CAP);
     }
 }

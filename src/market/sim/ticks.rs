@@ -100,11 +100,8 @@ impl Intra {
         self.x = dynm.x_prev;
         self.d = 0.0;
         self.t = 0;
-        self.jump_at = if dynm.jump != 0.0 {
-            1 + (self.rng.random::<f64>() * (MINUTE_MS - 1) as f64) as i64
-        } else {
-            i64::MAX
-        };
+        self.jump_at =
+            if dynm.jump != 0.0 { 1 + (self.rng.random::<f64>() * (MINUTE_MS - 1) as f64) as i64 } else { i64::MAX };
     }
 
     fn half_spread(book: &Book, dynm: &SymDyn) -> f64 {
@@ -113,14 +110,7 @@ impl Intra {
 
     /// Moves the path from its current offset to `tb` ms into the minute (`tb` ≤ 60 000),
     /// appending the trade prints of that interval (`minute_open` + offset as timestamps).
-    pub fn segment(
-        &mut self,
-        book: &Book,
-        dynm: &SymDyn,
-        minute_open: i64,
-        tb: i64,
-        out: &mut Vec<MarketEvent>,
-    ) {
+    pub fn segment(&mut self, book: &Book, dynm: &SymDyn, minute_open: i64, tb: i64, out: &mut Vec<MarketEvent>) {
         let ta = self.t;
         if tb <= ta {
             return;
@@ -141,8 +131,7 @@ impl Intra {
         };
         let x_a = self.x;
 
-        let lambda = (TRADES_PER_MIN * dynm.volume / book.volume_base * dt / minute)
-            .min(MAX_TRADES_PER_SEGMENT);
+        let lambda = (TRADES_PER_MIN * dynm.volume / book.volume_base * dt / minute).min(MAX_TRADES_PER_SEGMENT);
         let n = poisson(&mut self.rng, lambda);
         if n > 0 {
             self.ts_scratch.clear();
@@ -167,16 +156,11 @@ impl Intra {
                 };
                 let mid = x.exp();
                 let buy = self.rng.random::<f64>() < p_buy;
-                let units = if buy {
-                    book.tick.ceil(mid * (1.0 + hs))
-                } else {
-                    book.tick.floor(mid * (1.0 - hs))
-                }
-                .max(1);
+                let units =
+                    if buy { book.tick.ceil(mid * (1.0 + hs)) } else { book.tick.floor(mid * (1.0 - hs)) }.max(1);
                 let z = normal(&mut self.rng);
-                let size = (mean_size
-                    * (TRADE_SIZE_SD * z - 0.5 * TRADE_SIZE_SD * TRADE_SIZE_SD).exp())
-                .min(MAX_TRADE_MULT * mean_size);
+                let size = (mean_size * (TRADE_SIZE_SD * z - 0.5 * TRADE_SIZE_SD * TRADE_SIZE_SD).exp())
+                    .min(MAX_TRADE_MULT * mean_size);
                 let trade_id = self.next_trade_id;
                 self.next_trade_id += 1;
                 out.push(MarketEvent {
@@ -213,12 +197,7 @@ impl Intra {
         out.push(MarketEvent {
             ts_ms,
             symbol: book.symbol,
-            data: MarketData::Quote {
-                bid: book.tick.dec(bid),
-                ask: book.tick.dec(ask),
-                bid_qty,
-                ask_qty,
-            },
+            data: MarketData::Quote { bid: book.tick.dec(bid), ask: book.tick.dec(ask), bid_qty, ask_qty },
         });
     }
 }
