@@ -429,3 +429,51 @@ fn venue_reports_wait_for_the_ledger_in_after_commit_mode() {
     assert_eq!(snap.agents[0].positions[0].side, Side::Buy);
     assert_eq!(snap.agents[0].open_orders.len(), 1);
 }
+
+#[test]
+fn kill_switch_flattens_everything_and_stays_latched_until_released() {
+    let mut d = scripted(vec![
+        (2 * MIN, entry(Signal::BuyToEnter, dec!(0.1), Some(dec!(59000)), Some(dec!(61000)), dec!(2))),
+        (4 * MIN, entry(Signal::BuyToEnter, dec!(0.1), Some(dec!(59000)), None, dec!(2))),
+    ]);
+    d.on_market(flat_bar(0, dec!(60000)));
+    d.on_market(flat_bar(1, dec!(60000)));
+    assert_eq!(d.exec().venue_open_orders().len(), 2);
+    d.command(Command::KillSwitch);
+    assert!(d.engine.account(alice()).unwrap().is_flat());
+    assert!(d.exec().venue_account(alice()).unwrap().is_flat(), "the venue confirms flat");
+    assert!(d.exec().venue_open_orders().is_empty(), "no resting order survives");
+    let snap = d.engine.snapshot();
+    assert!(snap.kill_switch_ms.is_some());
+    assert_eq!(snap.global_state, alphatx::risk::TradingState::Halted);
+    // Latched: the agent's next entry is refused.
+    for m in 2..5 {
+        d.on_market(flat_bar(m, dec!(60000)));
+    }
+    assert!(d.engine.account(alice()).unwrap().is_flat());
+    assert_eq!(d.engine.snapshot().agents[0].refusals.get(&RefusalCode::TradingState), Some(&1));
+    d.command(Command::ReleaseKillSwitch);
+    let snap = d.engine.snapshot();
+    assert!(snap.kill_switch_ms.is_none());
+    assert_eq!(snap.global_state, alphatx::risk::TradingState::Active);
+}
+
+#[test]
+fn reduce_only_blocks_entries_but_not_exits() {
+    let mut d = scripted(vec![
+        (2 * MIN, entry(Signal::BuyToEnter, dec!(0.1), Some(dec!(59000)), None, dec!(2))),
+        (3 * MIN, Decision { reasoning: "exit".into(), proposals: vec![Proposal::close(btc(), "exit".into())] }),
+        (4 * MIN, entry(Signal::BuyToEnter, dec!(0.1), Some(dec!(59000)), None, dec!(2))),
+    ]);
+    d.on_market(flat_bar(0, dec!(60000)));
+    d.on_market(flat_bar(1, dec!(60000)));
+    d.command(Command::SetReduceOnly { agent: Some(alice()), on: true });
+    d.on_market(flat_bar(2, dec!(60100)));
+    assert!(d.engine.account(alice()).unwrap().is_flat(), "the exit passes in reduce-only");
+    d.on_market(flat_bar(3, dec!(60100)));
+    assert!(d.engine.account(alice()).unwrap().is_flat(), "the new entry is refused");
+    let snap = d.engine.snapshot();
+    assert!(snap.agents[0].reduce_only);
+    assert_eq!(snap.agents[0].state, alphatx::risk::TradingState::Reducing);
+    assert_eq!(snap.agents[0].refusals.get(&RefusalCode::TradingState), Some(&1));
+}

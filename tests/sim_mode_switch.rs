@@ -42,7 +42,9 @@ fn bars_then_ticks_continues_the_same_path() {
     let marks: Vec<(i64, String, Decimal)> = ticks
         .iter()
         .filter_map(|e| match &e.data {
-            MarketData::Mark { mark, .. } if e.ts_ms % 60_000 == 0 => Some((e.ts_ms - 60_000, e.symbol.to_string(), *mark)),
+            MarketData::Mark { mark, .. } if e.ts_ms % 60_000 == 0 => {
+                Some((e.ts_ms - 60_000, e.symbol.to_string(), *mark))
+            }
             _ => None,
         })
         .collect();

@@ -89,8 +89,13 @@ pub struct Engine {
     markets: Vec<MarketView>,
     agents: Vec<AgentSlot>,
     gate: RiskGate,
+    /// Arena-wide state set by circuit breakers.
     global_state: TradingState,
     global_reason: Option<String>,
+    /// Operator's arena-wide reduce-only switch.
+    global_reduce_only: bool,
+    /// When the kill switch was engaged; it stays latched until released by the operator.
+    kill_switch_ms: Option<i64>,
     source: SourceSnapshot,
     /// While warming up, candles and indicators update but agents are not asked.
     warming: bool,
@@ -130,6 +135,8 @@ impl Engine {
             gate,
             global_state: TradingState::Active,
             global_reason: None,
+            global_reduce_only: false,
+            kill_switch_ms: None,
             source,
             warming: false,
             next_order_id: 1,
@@ -752,9 +759,26 @@ impl Engine {
         OrderRequest { id, agent: self.agents[a].id, symbol, side, qty, kind, reduce_only, leverage, purpose }
     }
 
-    /// The state that applies to agent `a`: the stricter of its own and the arena's.
+    /// The arena-wide state: breakers, the kill switch and the operator's reduce-only switch.
+    fn arena_state(&self) -> TradingState {
+        let mut s = self.global_state;
+        if self.kill_switch_ms.is_some() {
+            s = TradingState::Halted;
+        }
+        if self.global_reduce_only {
+            s = s.max(TradingState::Reducing);
+        }
+        s
+    }
+
+    /// The state that applies to agent `a`: the strictest of its own and the arena's.
     fn effective_state(&self, a: usize) -> TradingState {
-        self.global_state.max(self.agents[a].state)
+        let slot = &self.agents[a];
+        let mut s = self.arena_state().max(slot.state);
+        if slot.reduce_only {
+            s = s.max(TradingState::Reducing);
+        }
+        s
     }
 
     /// Sends a request through the risk gate.
@@ -1073,6 +1097,47 @@ impl Engine {
                 }
                 sent.join("; ")
             }
+            Command::SetReduceOnly { agent: Some(agent), on } => match self.agent_index(*agent) {
+                Some(a) => {
+                    self.agents[a].reduce_only = *on;
+                    self.journal_state(Some(a), "operator reduce-only", now, out);
+                    "ok".to_owned()
+                }
+                None => format!("no agent named {agent}"),
+            },
+            Command::SetReduceOnly { agent: None, on } => {
+                self.global_reduce_only = *on;
+                self.journal_state(None, "operator reduce-only (all)", now, out);
+                "ok".to_owned()
+            }
+            Command::CancelOrder { agent, order } => match self.agent_index(*agent) {
+                Some(a) if self.agents[a].open_orders.iter().any(|o| o.request.id == *order) => {
+                    out.cancels.push((*agent, *order, "cancelled by operator".to_owned()));
+                    "ok".to_owned()
+                }
+                Some(_) => format!("{agent} has no open order #{order}"),
+                None => format!("no agent named {agent}"),
+            },
+            Command::KillSwitch => {
+                self.kill_switch_ms.get_or_insert(now);
+                self.journal_state(None, "kill switch", now, out);
+                let mut sent = Vec::new();
+                for a in 0..self.agents.len() {
+                    sent.push(self.flatten(a, None, now, out));
+                }
+                format!("latched; {}", sent.join("; "))
+            }
+            Command::ReleaseKillSwitch => {
+                if self.kill_switch_ms.is_none() {
+                    "the kill switch is not engaged".to_owned()
+                } else if let Some(why) = self.not_flat_reason() {
+                    format!("refused: {why}")
+                } else {
+                    self.kill_switch_ms = None;
+                    self.journal_state(None, "kill switch released", now, out);
+                    "released".to_owned()
+                }
+            }
         };
         self.log.push(LogEntry {
             ts_ms: now,
@@ -1084,6 +1149,33 @@ impl Engine {
             decision_id: None,
         });
         out.journal.push(JournalRecord::Command(CommandRecord { ts_ms: now, command: description, result }));
+    }
+
+    /// Why the arena is not flat yet (positions or resting orders anywhere), if it is not.
+    fn not_flat_reason(&self) -> Option<String> {
+        let positions: usize = self.agents.iter().map(|a| a.account.positions.len()).sum();
+        let orders: usize = self.agents.iter().map(|a| a.open_orders.len()).sum();
+        (positions + orders > 0).then(|| format!("{positions} positions and {orders} orders still open"))
+    }
+
+    /// True once the kill switch is latched.
+    pub fn kill_switch_engaged(&self) -> bool {
+        self.kill_switch_ms.is_some()
+    }
+
+    /// Records the current state of one agent (or the arena) in the ledger.
+    fn journal_state(&mut self, a: Option<usize>, reason: &str, now: i64, out: &mut Outputs) {
+        let (agent, paused, state) = match a {
+            Some(a) => (Some(self.agents[a].id), self.agents[a].paused, self.effective_state(a)),
+            None => (None, false, self.arena_state()),
+        };
+        out.journal.push(JournalRecord::StateChange(StateChangeRecord {
+            ts_ms: now,
+            agent,
+            paused,
+            state,
+            reason: reason.to_owned(),
+        }));
     }
 
     fn set_paused(&mut self, a: usize, paused: bool, reason: &str, now: i64, out: &mut Outputs) {
@@ -1169,10 +1261,12 @@ impl Engine {
         let mmr = |s: Symbol| {
             markets.iter().find(|m| m.symbol() == s).map_or(Decimal::ZERO, |m| m.instrument.maintenance_margin_rate)
         };
+        let effective: Vec<TradingState> = (0..self.agents.len()).map(|a| self.effective_state(a)).collect();
         let agents = self
             .agents
             .iter()
-            .map(|s| {
+            .enumerate()
+            .map(|(k, s)| {
                 let equity = s.account.equity(&marks);
                 let mut metrics = s.tracker.metrics();
                 metrics.equity = decimal_to_f64(equity);
@@ -1215,7 +1309,8 @@ impl Engine {
                     kind,
                     benchmark: s.benchmark,
                     paused: s.paused,
-                    state: self.global_state.max(s.state),
+                    state: effective[k],
+                    reduce_only: s.reduce_only,
                     unavailable,
                     equity,
                     cash: s.account.cash,
@@ -1239,8 +1334,10 @@ impl Engine {
             now_ms: now,
             mode: self.config.mode.clone(),
             source: self.source.clone(),
-            global_state: self.global_state,
+            global_state: self.arena_state(),
             global_reason: self.global_reason.clone(),
+            global_reduce_only: self.global_reduce_only,
+            kill_switch_ms: self.kill_switch_ms,
             agents,
             markets: markets_snap,
             log: self.log.iter().cloned().collect(),

@@ -49,6 +49,20 @@ pub enum Command {
     },
     /// Cancel everything and close everything.
     FlattenAll,
+    /// Only orders that reduce exposure, for one agent or (`None`) the whole arena.
+    SetReduceOnly {
+        agent: Option<AgentId>,
+        on: bool,
+    },
+    /// Cancel one resting order.
+    CancelOrder {
+        agent: AgentId,
+        order: OrderId,
+    },
+    /// Cancel every order, close every position at market, and latch the arena in `Halted`.
+    KillSwitch,
+    /// Unlatch the kill switch; refused until every account is confirmed flat.
+    ReleaseKillSwitch,
 }
 
 impl Command {
@@ -61,8 +75,17 @@ impl Command {
             Command::FlattenAgent { agent } => format!("flatten {agent}"),
             Command::FlattenSymbol { symbol } => format!("flatten {symbol}"),
             Command::FlattenAll => "flatten everything".into(),
+            Command::SetReduceOnly { agent: Some(a), on } => format!("reduce-only {} for {a}", on_off(*on)),
+            Command::SetReduceOnly { agent: None, on } => format!("reduce-only {} for all agents", on_off(*on)),
+            Command::CancelOrder { agent, order } => format!("cancel order #{order} of {agent}"),
+            Command::KillSwitch => "KILL SWITCH".into(),
+            Command::ReleaseKillSwitch => "release kill switch".into(),
         }
     }
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on { "on" } else { "off" }
 }
 
 /// Metadata a slow agent returns with its decision (what it cost, how long it took, what it saw).

@@ -29,6 +29,10 @@ pub struct Snapshot {
     /// Arena-wide trading state.
     pub global_state: TradingState,
     pub global_reason: Option<String>,
+    /// Operator's arena-wide reduce-only switch.
+    pub global_reduce_only: bool,
+    /// When the kill switch was engaged (it stays latched until released).
+    pub kill_switch_ms: Option<i64>,
     pub agents: Vec<AgentSnapshot>,
     pub markets: Vec<MarketSnapshot>,
     /// Newest last.
@@ -72,7 +76,10 @@ pub struct AgentSnapshot {
     /// The buy-and-hold baseline and other benchmarks.
     pub benchmark: bool,
     pub paused: bool,
+    /// Effective trading state (the strictest of agent, arena, kill switch and reduce-only).
     pub state: TradingState,
+    /// Operator's reduce-only switch for this agent.
+    pub reduce_only: bool,
     /// Set when the agent cannot run (e.g. an LLM without an API key).
     pub unavailable: Option<String>,
     pub equity: Decimal,

@@ -136,6 +136,9 @@ pub struct AgentSlot {
     pub tracker: PerformanceTracker,
     pub curve: EquityCurve,
     pub paused: bool,
+    /// Operator's reduce-only switch for this agent.
+    pub reduce_only: bool,
+    /// State set by this agent's circuit breakers.
     pub state: TradingState,
     /// Orders the venue accepted and that are not terminal yet.
     pub open_orders: Vec<Order>,
@@ -169,6 +172,7 @@ impl AgentSlot {
             tracker: PerformanceTracker::new(start, sample_ms),
             curve: EquityCurve::new(1024),
             paused: false,
+            reduce_only: false,
             state: TradingState::Active,
             open_orders: Vec::new(),
             plans: Vec::new(),

@@ -1,0 +1,96 @@
+//! Wiring: builds the arena (market, venue, agents, engine) from the configuration and runs it
+//! as a live paper session ([`run`]) or as a backtest ([`backtest`]).
+
+mod backtest;
+mod build;
+mod run;
+
+pub use backtest::{BacktestReport, backtest, format_report};
+pub use build::{build_agents, build_driver, sim_config};
+pub use run::{run, status_line};
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+
+use crate::cli::GlobalArgs;
+use crate::config::Config;
+
+pub(crate) const DAY_MS: i64 = 86_400_000;
+
+/// Fixed start of simulated backtests (2025-01-01 00:00 UTC): never the wall clock, so the same
+/// seed always gives the same report.
+pub const BACKTEST_EPOCH_MS: i64 = 1_735_689_600_000;
+
+/// Where configuration and data live.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// The configuration file to read, if any.
+    pub config_file: Option<PathBuf>,
+    pub data_dir: PathBuf,
+}
+
+impl Paths {
+    /// Resolves paths from flags/env, falling back to the platform directories.
+    pub fn resolve(global: &GlobalArgs) -> anyhow::Result<Self> {
+        let dirs = directories::ProjectDirs::from("dev", "AlphaTransformer", "alphatx");
+        let config_file = match &global.config {
+            Some(p) => Some(p.clone()),
+            None => dirs.as_ref().map(|d| d.config_dir().join("config.toml")).filter(|p| p.is_file()),
+        };
+        let data_dir = match (&global.data_dir, &dirs) {
+            (Some(d), _) => d.clone(),
+            (None, Some(d)) => d.data_dir().to_owned(),
+            (None, None) => bail!(
+                "cannot find a home directory for the default data directory; pass --data-dir DIR or set ALPHATX_DATA_DIR"
+            ),
+        };
+        Ok(Self { config_file, data_dir })
+    }
+
+    pub fn log_dir(&self) -> PathBuf {
+        self.data_dir.join("logs")
+    }
+}
+
+/// Loads the configuration and applies command-line overrides.
+pub fn load_config(global: &GlobalArgs) -> anyhow::Result<Config> {
+    let config_file = match &global.config {
+        Some(p) => Some(p.clone()),
+        None => directories::ProjectDirs::from("dev", "AlphaTransformer", "alphatx")
+            .map(|d| d.config_dir().join("config.toml"))
+            .filter(|p| p.is_file()),
+    };
+    let mut config = Config::load(config_file.as_deref())?;
+    if let Some(source) = global.source {
+        config.market.source = source;
+    }
+    if let Some(seed) = global.seed {
+        config.sim.seed = seed;
+    }
+    if let Some(symbols) = &global.symbols {
+        config.market.symbols = symbols.clone();
+        // Agents that named symbols keep those still traded.
+        for a in &mut config.agents {
+            if let Some(s) = &mut a.symbols {
+                s.retain(|x| symbols.contains(x));
+                if s.is_empty() {
+                    a.enabled = false;
+                }
+            }
+        }
+    }
+    if let Some(only) = &global.agents {
+        for name in only {
+            if !config.agents.iter().any(|a| a.name == *name) {
+                let known: Vec<&str> = config.agents.iter().map(|a| a.name.as_str()).collect();
+                bail!("--agents: no agent named {name} (configured: {})", known.join(", "));
+            }
+        }
+        for a in &mut config.agents {
+            a.enabled = only.contains(&a.name);
+        }
+    }
+    config.validate()?;
+    Ok(config)
+}
