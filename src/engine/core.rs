@@ -13,11 +13,13 @@ use rust_decimal::prelude::ToPrimitive;
 
 use super::event::{AgentReply, Command, EngineEvent, FeedState, FeedStatus, Outputs, ReplyMeta};
 use super::journal::{
-    CommandRecord, DecisionRecord, EquityRecord, JournalRecord, ProposalOutcome, RefusalRecord, StateChangeRecord,
+    CommandRecord, DecisionRecord, EquityRecord, JournalRecord, PlanRecord, ProposalOutcome, RefusalRecord,
+    StateChangeRecord,
 };
 use super::request::{AccountBrief, AgentRequest, DecisionBrief, MarketBrief};
 use super::snapshot::{
-    AgentSnapshot, Counters, LogEntry, LogKind, MarketSnapshot, PositionSnapshot, Snapshot, SourceSnapshot,
+    AgentSnapshot, Counters, Gauge, LimitView, LogEntry, LogKind, MarketSnapshot, PositionSnapshot, RiskSnapshot,
+    Snapshot, SourceSnapshot,
 };
 use super::state::{AgentDriver, AgentSlot, ExitPlan, PendingEntry, Ring};
 use crate::agents::{AgentContext, Decision, MarketView, Proposal, Signal};
@@ -1040,6 +1042,12 @@ impl Engine {
             }
         }
         plan.opened_ms = now;
+        out.journal.push(JournalRecord::Plan(PlanRecord {
+            ts_ms: now,
+            agent: self.agents[a].id,
+            symbol: plan.symbol,
+            plan: Some(plan.clone()),
+        }));
         self.agents[a].plans.push(plan);
     }
 
@@ -1053,6 +1061,8 @@ impl Engine {
                 out.cancels.push((slot.id, id, reason.to_owned()));
             }
         }
+        let ts_ms = self.clock.now_ms();
+        out.journal.push(JournalRecord::Plan(PlanRecord { ts_ms, agent: slot.id, symbol, plan: None }));
     }
 
     // ---------------------------------------------------------------- operator
@@ -1262,7 +1272,8 @@ impl Engine {
             markets.iter().find(|m| m.symbol() == s).map_or(Decimal::ZERO, |m| m.instrument.maintenance_margin_rate)
         };
         let effective: Vec<TradingState> = (0..self.agents.len()).map(|a| self.effective_state(a)).collect();
-        let agents = self
+        let max_lev = decimal_to_f64(self.gate.limits().max_leverage);
+        let agents: Vec<AgentSnapshot> = self
             .agents
             .iter()
             .enumerate()
@@ -1325,10 +1336,12 @@ impl Engine {
                     decisions: s.decisions,
                     last_decision_ms: s.last_decision_ms,
                     refusals: s.refusals.clone(),
+                    gauges: agent_gauges(&s.account, equity, &marks, max_lev),
                 }
             })
             .collect();
         let markets_snap = self.markets.iter().map(market_snapshot).collect();
+        let risk = self.risk_snapshot(&agents, max_lev);
         Snapshot {
             version: self.snapshot_version,
             now_ms: now,
@@ -1340,12 +1353,60 @@ impl Engine {
             kill_switch_ms: self.kill_switch_ms,
             agents,
             markets: markets_snap,
+            risk,
             log: self.log.iter().cloned().collect(),
             counters: self.counters.clone(),
             resumed: self.resumed,
             run_id: self.run_id,
         }
     }
+}
+
+impl Engine {
+    fn risk_snapshot(&self, agents: &[AgentSnapshot], max_lev: f64) -> RiskSnapshot {
+        let limits = vec![LimitView {
+            name: "max_leverage".into(),
+            value: self.gate.limits().max_leverage.to_string(),
+            description: "highest leverage any order may use (venue maximum also applies)".into(),
+        }];
+        let (gross, equity) = agents
+            .iter()
+            .filter(|a| !a.benchmark)
+            .fold((0.0, 0.0), |(g, e), a| (g + decimal_to_f64(a.gross_exposure), e + decimal_to_f64(a.equity)));
+        let gauges = vec![Gauge {
+            name: "leverage".into(),
+            value: if equity > 0.0 { gross / equity } else { 0.0 },
+            limit: max_lev,
+            unit: "x".into(),
+        }];
+        RiskSnapshot { limits, gauges, breakers: Vec::new(), history: Vec::new() }
+    }
+}
+
+/// Usage gauges of one account.
+fn agent_gauges(
+    account: &crate::domain::Account,
+    equity: Decimal,
+    marks: &impl crate::domain::Marks,
+    max_lev: f64,
+) -> Vec<Gauge> {
+    let eq = decimal_to_f64(equity);
+    let gross = decimal_to_f64(account.gross_exposure(marks));
+    let margin = decimal_to_f64(account.used_margin());
+    vec![
+        Gauge {
+            name: "leverage".into(),
+            value: if eq > 0.0 { gross / eq } else { 0.0 },
+            limit: max_lev,
+            unit: "x".into(),
+        },
+        Gauge {
+            name: "margin used".into(),
+            value: if eq > 0.0 { margin / eq * 100.0 } else { 0.0 },
+            limit: 100.0,
+            unit: "%".into(),
+        },
+    ]
 }
 
 fn market_snapshot(m: &MarketView) -> MarketSnapshot {

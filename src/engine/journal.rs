@@ -5,7 +5,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::agents::{Decision, Proposal};
-use crate::domain::{AgentId, OrderId, OrderRequest};
+use crate::domain::{AgentId, OrderId, OrderRequest, Symbol};
+use crate::engine::state::ExitPlan;
 use crate::risk::{RefusalCode, TradingState};
 
 /// One ledger record produced by the engine.
@@ -17,6 +18,16 @@ pub enum JournalRecord {
     Equity(EquityRecord),
     Command(CommandRecord),
     StateChange(StateChangeRecord),
+    Plan(PlanRecord),
+}
+
+/// An exit plan installed (`plan` set) or retired (`plan` empty) for an agent's position.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanRecord {
+    pub ts_ms: i64,
+    pub agent: AgentId,
+    pub symbol: Symbol,
+    pub plan: Option<ExitPlan>,
 }
 
 /// How one proposal of a decision ended.

@@ -35,6 +35,8 @@ pub struct Snapshot {
     pub kill_switch_ms: Option<i64>,
     pub agents: Vec<AgentSnapshot>,
     pub markets: Vec<MarketSnapshot>,
+    /// Limits, gauges and circuit breakers.
+    pub risk: RiskSnapshot,
     /// Newest last.
     pub log: Vec<LogEntry>,
     pub counters: Counters,
@@ -96,6 +98,71 @@ pub struct AgentSnapshot {
     pub decisions: u64,
     pub last_decision_ms: Option<i64>,
     pub refusals: BTreeMap<RefusalCode, u64>,
+    /// This agent's risk gauges (usage vs limit).
+    pub gauges: Vec<Gauge>,
+}
+
+/// The risk picture: limits, usage gauges, breakers and their history.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct RiskSnapshot {
+    /// Every configured limit, for the Risk screen.
+    pub limits: Vec<LimitView>,
+    /// Arena-wide usage vs limits.
+    pub gauges: Vec<Gauge>,
+    /// Circuit breakers, arena-wide and per agent.
+    pub breakers: Vec<BreakerView>,
+    /// Breaker trips and releases, newest last.
+    pub history: Vec<BreakerEvent>,
+}
+
+/// One configured limit.
+#[derive(Debug, Clone, Serialize)]
+pub struct LimitView {
+    pub name: String,
+    pub value: String,
+    pub description: String,
+}
+
+/// Usage of one limit: `value` out of `limit`, in `unit`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Gauge {
+    pub name: String,
+    pub value: f64,
+    pub limit: f64,
+    pub unit: String,
+}
+
+impl Gauge {
+    /// Share of the limit used, 0..=1 (and above when breached).
+    pub fn ratio(&self) -> f64 {
+        if self.limit > 0.0 { (self.value / self.limit).max(0.0) } else { 0.0 }
+    }
+}
+
+/// A circuit breaker's current state.
+#[derive(Debug, Clone, Serialize)]
+pub struct BreakerView {
+    pub name: String,
+    /// `None` for arena-wide breakers.
+    pub agent: Option<AgentId>,
+    pub tripped: bool,
+    /// What a trip does.
+    pub action: TradingState,
+    pub value: f64,
+    pub threshold: f64,
+    pub unit: String,
+    pub since_ms: Option<i64>,
+    pub detail: String,
+}
+
+/// A breaker trip or release.
+#[derive(Debug, Clone, Serialize)]
+pub struct BreakerEvent {
+    pub ts_ms: i64,
+    pub name: String,
+    pub agent: Option<AgentId>,
+    pub tripped: bool,
+    pub detail: String,
 }
 
 /// One open position with its exit plan.

@@ -1,6 +1,7 @@
 //! Market data: sources behind one trait, and multi-timeframe candle aggregation.
 
 pub mod candles;
+pub mod recording;
 pub mod sim;
 
 use crate::domain::Instrument;
