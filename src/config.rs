@@ -127,11 +127,20 @@ pub struct EngineSettings {
     pub snapshot_hz: u32,
     /// Seconds between status lines in `run --headless`.
     pub status_interval_secs: u32,
+    /// Failed replies in a row after which a slow (LLM) agent is paused (0 = never).
+    pub pause_after_failures: u32,
 }
 
 impl Default for EngineSettings {
     fn default() -> Self {
-        Self { equity_sample_secs: 60, candle_history: 500, log_lines: 500, snapshot_hz: 10, status_interval_secs: 5 }
+        Self {
+            equity_sample_secs: 60,
+            candle_history: 500,
+            log_lines: 500,
+            snapshot_hz: 10,
+            status_interval_secs: 5,
+            pause_after_failures: 5,
+        }
     }
 }
 

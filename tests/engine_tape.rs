@@ -477,3 +477,55 @@ fn reduce_only_blocks_entries_but_not_exits() {
     assert_eq!(snap.agents[0].state, alphatx::risk::TradingState::Reducing);
     assert_eq!(snap.agents[0].refusals.get(&RefusalCode::TradingState), Some(&1));
 }
+
+#[test]
+fn stale_data_pauses_decisions_and_repeated_failures_pause_slow_agents() {
+    use alphatx::engine::{EngineEvent, FeedState, FeedStatus};
+    let mut d = scripted(vec![(2 * MIN, entry(Signal::BuyToEnter, dec!(0.1), Some(dec!(59000)), None, dec!(2)))]);
+    d.on_market(flat_bar(0, dec!(60000)));
+    let mut status = FeedStatus::new("test", FeedState::Stale, "no trades for 6 s");
+    status.stale = vec![btc()];
+    d.event(EngineEvent::Feed(status));
+    d.on_market(flat_bar(1, dec!(60000)));
+    assert!(d.engine.account(alice()).unwrap().is_flat(), "no new decision on stale data");
+    let snap = d.engine.snapshot();
+    assert!(snap.markets[0].stale_since_ms.is_some());
+    assert_eq!(snap.markets[0].last, Some(dec!(60000)), "the last price is kept");
+    d.event(EngineEvent::Feed(FeedStatus::new("test", FeedState::Live, "")));
+    d.on_market(flat_bar(2, dec!(60000)));
+    assert_eq!(d.engine.account(alice()).unwrap().qty(btc()), dec!(0.1), "fresh again: the decision runs");
+
+    let bob = AgentId::new("bob").unwrap();
+    let mut d = driver_with(vec![AgentSpec {
+        id: bob,
+        driver: AgentDriver::Remote { kind: "llm".into(), cadence_ms: MIN, next_due_ms: None, in_flight: None },
+        benchmark: false,
+        symbols: vec![btc()],
+        balance: dec!(10000),
+    }]);
+    for m in 0..300 {
+        d.on_market(flat_bar(m, dec!(60000)));
+    }
+    for k in 0..5 {
+        d.on_market(flat_bar(300 + k, dec!(60000)));
+        d.tick();
+        let req = d.take_requests().pop().expect("asked every minute while healthy");
+        d.agent_reply(AgentReply {
+            agent: bob,
+            request_id: req.request_id,
+            decision: Err("HTTP 500".into()),
+            meta: ReplyMeta::default(),
+        });
+    }
+    let snap = d.engine.snapshot();
+    assert!(snap.agents[0].paused);
+    assert!(
+        snap.agents[0].pause_reason.as_deref().unwrap().contains("5 failed replies"),
+        "{:?}",
+        snap.agents[0].pause_reason
+    );
+    assert_eq!(snap.agents[0].stats.failures, 5);
+    d.on_market(flat_bar(310, dec!(60000)));
+    d.tick();
+    assert!(d.take_requests().is_empty(), "paused: not asked again");
+}

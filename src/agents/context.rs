@@ -16,8 +16,11 @@ pub struct MarketView {
     pub funding_rate: Option<Decimal>,
     pub next_funding_ms: Option<i64>,
     pub open_interest: Option<Decimal>,
+    pub long_short_ratio: Option<Decimal>,
     /// Market time of the last accepted event for this symbol.
     pub last_event_ms: Option<i64>,
+    /// Set (engine time) while the feed reports this symbol's data as stale.
+    pub stale_since_ms: Option<i64>,
 }
 
 impl MarketView {
@@ -32,7 +35,9 @@ impl MarketView {
             funding_rate: None,
             next_funding_ms: None,
             open_interest: None,
+            long_short_ratio: None,
             last_event_ms: None,
+            stale_since_ms: None,
         }
     }
 

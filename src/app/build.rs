@@ -60,6 +60,7 @@ pub fn build_driver(
         candle_history: config.engine.candle_history,
         log_capacity: config.engine.log_lines,
         candle_input,
+        pause_after_failures: config.engine.pause_after_failures,
         mode: "PAPER".into(),
         source: config.market.source.as_str().into(),
     };

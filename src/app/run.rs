@@ -145,7 +145,7 @@ async fn wait_for_stop(deadline: Option<Duration>) {
 
 /// Paces the simulated market against the wall clock (`speed` × real time).
 async fn sim_feed(mut sim: SimMarket, speed: f64, tx: mpsc::Sender<SourceEvent>, shutdown: CancellationToken) {
-    let status = |state, detail: String| SourceEvent::Feed(FeedStatus { source: "sim".into(), state, detail });
+    let status = |state, detail: String| SourceEvent::Feed(FeedStatus::new("sim", state, detail));
     if tx.send(status(FeedState::Live, format!("simulated market at {speed}× real time"))).await.is_err() {
         return;
     }

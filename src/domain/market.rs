@@ -29,6 +29,8 @@ pub enum MarketData {
     Mark { mark: Price, funding_rate: Option<Decimal>, next_funding_ms: Option<i64> },
     /// Open interest in base units.
     OpenInterest { qty: Qty },
+    /// Ratio of long to short accounts (Binance `globalLongShortAccountRatio`).
+    LongShortRatio { ratio: Decimal },
 }
 
 /// A closed exchange candle with exact prices.
@@ -52,6 +54,7 @@ impl MarketData {
             MarketData::Bar(_) => "bar",
             MarketData::Mark { .. } => "mark",
             MarketData::OpenInterest { .. } => "open_interest",
+            MarketData::LongShortRatio { .. } => "long_short_ratio",
         }
     }
 }

@@ -44,6 +44,8 @@ pub struct EngineConfig {
     pub log_capacity: usize,
     /// How candles are built from the source's events.
     pub candle_input: CandleInput,
+    /// Consecutive failed replies after which a slow agent is paused (0 = never).
+    pub pause_after_failures: u32,
     /// `PAPER` or `LIVE`, for display.
     pub mode: String,
     /// Source name for display.
@@ -57,6 +59,7 @@ impl Default for EngineConfig {
             candle_history: 500,
             log_capacity: 500,
             candle_input: CandleInput::Bars,
+            pause_after_failures: 5,
             mode: "PAPER".into(),
             source: "sim".into(),
         }
@@ -127,7 +130,7 @@ impl Engine {
             .map(|s| AgentSlot::new(s.id, s.driver, s.benchmark, s.symbols, s.balance, sample))
             .collect();
         let source =
-            SourceSnapshot { name: config.source.clone(), state: FeedState::Connecting, detail: String::new() };
+            SourceSnapshot { name: config.source.clone(), state: FeedState::Connecting, ..SourceSnapshot::default() };
         Self {
             log: Ring::new(config.log_capacity),
             config,
@@ -275,7 +278,7 @@ impl Engine {
                 }
                 _ => false,
             };
-            if due && !self.agents[a].paused && self.agent_markets_warm(a) {
+            if due && !self.agents[a].paused && self.agent_markets_warm(a) && !self.agent_sees_stale_data(a) {
                 self.request_decision(a, now, out);
             }
         }
@@ -381,6 +384,14 @@ impl Engine {
                     true
                 }
             }
+            MarketData::LongShortRatio { ratio } => {
+                if ratio <= Decimal::ZERO {
+                    false
+                } else {
+                    m.long_short_ratio = Some(ratio);
+                    true
+                }
+            }
         };
         if !ok {
             self.counters.rejected_events += 1;
@@ -398,6 +409,9 @@ impl Engine {
             return;
         }
         let symbol = self.markets[market].symbol();
+        if self.markets[market].stale_since_ms.is_some() {
+            return;
+        }
         for a in 0..self.agents.len() {
             let slot = &mut self.agents[a];
             if slot.paused || !slot.symbols.contains(&symbol) {
@@ -426,8 +440,45 @@ impl Engine {
 
     fn on_feed(&mut self, status: FeedStatus, now: i64) {
         let changed = self.source.state != status.state;
-        self.source =
-            SourceSnapshot { name: status.source.clone(), state: status.state, detail: status.detail.clone() };
+        for m in &mut self.markets {
+            let stale = status.stale.contains(&m.symbol());
+            match (stale, m.stale_since_ms) {
+                (true, None) => {
+                    m.stale_since_ms = Some(now);
+                    self.log.push(LogEntry {
+                        ts_ms: now,
+                        agent: None,
+                        kind: LogKind::System,
+                        action: format!("{} STALE", m.symbol()),
+                        text: format!(
+                            "{} data is stale: agents trading it get no new decisions (exits stay managed)",
+                            m.symbol()
+                        ),
+                        outcome: None,
+                        decision_id: None,
+                    });
+                }
+                (false, Some(_)) => {
+                    m.stale_since_ms = None;
+                    self.log.push(LogEntry {
+                        ts_ms: now,
+                        agent: None,
+                        kind: LogKind::System,
+                        action: format!("{} fresh", m.symbol()),
+                        text: format!("{} data is flowing again", m.symbol()),
+                        outcome: None,
+                        decision_id: None,
+                    });
+                }
+                _ => {}
+            }
+        }
+        self.source = SourceSnapshot {
+            name: status.source.clone(),
+            state: status.state,
+            detail: status.detail.clone(),
+            stats: status.stats,
+        };
         if changed {
             self.log.push(LogEntry {
                 ts_ms: now,
@@ -443,6 +494,14 @@ impl Engine {
                 decision_id: None,
             });
         }
+    }
+
+    /// True when any market the agent trades is stale.
+    fn agent_sees_stale_data(&self, a: usize) -> bool {
+        self.agents[a]
+            .symbols
+            .iter()
+            .any(|s| self.markets.iter().any(|m| m.symbol() == *s && m.stale_since_ms.is_some()))
     }
 
     // ---------------------------------------------------------------- decisions
@@ -488,6 +547,7 @@ impl Engine {
                     mark: m.mark,
                     funding_rate: m.funding_rate,
                     open_interest: m.open_interest,
+                    long_short_ratio: m.long_short_ratio,
                     values: Timeframe::ALL.iter().map(|tf| (*tf, m.series.values(*tf))).collect(),
                     intraday_timeframe: intraday_tf,
                     intraday: tail(intraday_tf, 10),
@@ -536,9 +596,45 @@ impl Engine {
         {
             *in_flight = None;
         }
+        let slot = &mut self.agents[a];
+        let stats = &mut slot.stats;
+        stats.calls += 1;
+        stats.last_latency_ms = reply.meta.latency_ms;
+        stats.total_latency_ms += reply.meta.latency_ms;
+        stats.input_tokens += reply.meta.input_tokens;
+        stats.output_tokens += reply.meta.output_tokens;
+        stats.cost_usd += reply.meta.cost_usd;
+        match &reply.decision {
+            Ok(_) => slot.consecutive_failures = 0,
+            Err(e) => {
+                stats.failures += 1;
+                stats.last_error = Some(e.clone());
+                slot.consecutive_failures += 1;
+            }
+        }
+        let limit = self.config.pause_after_failures;
+        if limit > 0 && self.agents[a].consecutive_failures >= limit && !self.agents[a].paused {
+            let why = format!(
+                "paused after {limit} failed replies in a row (last: {})",
+                self.agents[a].stats.last_error.as_deref().unwrap_or("unknown")
+            );
+            self.set_paused(a, true, &why, now, out);
+            self.log.push(LogEntry {
+                ts_ms: now,
+                agent: Some(self.agents[a].id),
+                kind: LogKind::System,
+                action: "agent paused".into(),
+                text: why,
+                outcome: None,
+                decision_id: None,
+            });
+        }
         if self.agents[a].paused {
-            let decision = reply.decision.unwrap_or_default();
-            let error = Some("reply arrived while the agent was paused: not acted on".to_owned());
+            let decision = reply.decision.clone().unwrap_or_default();
+            let error = match reply.decision {
+                Err(e) => Some(e),
+                Ok(_) => Some("reply arrived while the agent was paused: not acted on".to_owned()),
+            };
             self.handle_decision_inner(
                 a,
                 Decision { proposals: Vec::new(), ..decision },
@@ -615,7 +711,7 @@ impl Engine {
             outcome: outcome_text,
             decision_id: Some(id),
         });
-        out.journal.push(JournalRecord::Decision(DecisionRecord {
+        let record = DecisionRecord {
             id,
             agent,
             ts_ms: now,
@@ -629,7 +725,9 @@ impl Engine {
             input_tokens: meta.input_tokens,
             output_tokens: meta.output_tokens,
             cost_usd: meta.cost_usd,
-        }));
+        };
+        self.agents[a].history.push(Arc::new(record.clone()));
+        out.journal.push(JournalRecord::Decision(record));
     }
 
     fn apply_proposal(
@@ -1173,19 +1271,36 @@ impl Engine {
         self.kill_switch_ms.is_some()
     }
 
-    /// Records the current state of one agent (or the arena) in the ledger.
+    /// Records the current state flags of one agent (or the arena) in the ledger.
     fn journal_state(&mut self, a: Option<usize>, reason: &str, now: i64, out: &mut Outputs) {
-        let (agent, paused, state) = match a {
-            Some(a) => (Some(self.agents[a].id), self.agents[a].paused, self.effective_state(a)),
-            None => (None, false, self.arena_state()),
+        let record = match a {
+            Some(a) => {
+                let slot = &self.agents[a];
+                StateChangeRecord {
+                    ts_ms: now,
+                    agent: Some(slot.id),
+                    paused: slot.paused,
+                    pause_reason: slot.pause_reason.clone(),
+                    reduce_only: slot.reduce_only,
+                    breaker_state: slot.state,
+                    kill_switch_ms: None,
+                    state: self.effective_state(a),
+                    reason: reason.to_owned(),
+                }
+            }
+            None => StateChangeRecord {
+                ts_ms: now,
+                agent: None,
+                paused: false,
+                pause_reason: None,
+                reduce_only: self.global_reduce_only,
+                breaker_state: self.global_state,
+                kill_switch_ms: self.kill_switch_ms,
+                state: self.arena_state(),
+                reason: reason.to_owned(),
+            },
         };
-        out.journal.push(JournalRecord::StateChange(StateChangeRecord {
-            ts_ms: now,
-            agent,
-            paused,
-            state,
-            reason: reason.to_owned(),
-        }));
+        out.journal.push(JournalRecord::StateChange(record));
     }
 
     fn set_paused(&mut self, a: usize, paused: bool, reason: &str, now: i64, out: &mut Outputs) {
@@ -1194,13 +1309,11 @@ impl Engine {
             return;
         }
         slot.paused = paused;
-        out.journal.push(JournalRecord::StateChange(StateChangeRecord {
-            ts_ms: now,
-            agent: Some(slot.id),
-            paused,
-            state: slot.state,
-            reason: reason.to_owned(),
-        }));
+        slot.pause_reason = paused.then(|| reason.to_owned());
+        if !paused {
+            slot.consecutive_failures = 0;
+        }
+        self.journal_state(Some(a), reason, now, out);
     }
 
     /// Cancels an agent's orders and closes its positions (optionally one symbol only).
@@ -1336,6 +1449,9 @@ impl Engine {
                     decisions: s.decisions,
                     last_decision_ms: s.last_decision_ms,
                     refusals: s.refusals.clone(),
+                    pause_reason: s.pause_reason.clone(),
+                    stats: s.stats.clone(),
+                    history: s.history.iter().cloned().collect(),
                     gauges: agent_gauges(&s.account, equity, &marks, max_lev),
                 }
             })
@@ -1444,6 +1560,8 @@ fn market_snapshot(m: &MarketView) -> MarketSnapshot {
         sparkline,
         last_event_ms: m.last_event_ms,
         rejected_events: m.series.rejected(),
+        long_short_ratio: m.long_short_ratio,
+        stale_since_ms: m.stale_since_ms,
     }
 }
 

@@ -109,12 +109,40 @@ pub struct AgentReply {
     pub meta: ReplyMeta,
 }
 
-/// Health of a market data feed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Health of a market data feed, reported by the feed task when it changes and periodically.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeedStatus {
     pub source: String,
     pub state: FeedState,
     pub detail: String,
+    /// Symbols whose data is currently stale (agents trading them get no new decisions).
+    pub stale: Vec<Symbol>,
+    pub stats: FeedStats,
+}
+
+impl FeedStatus {
+    /// A status with no stale symbols and no statistics.
+    pub fn new(source: &str, state: FeedState, detail: impl Into<String>) -> Self {
+        Self { source: source.to_owned(), state, detail: detail.into(), stale: Vec::new(), stats: FeedStats::default() }
+    }
+}
+
+/// Counters a feed keeps about itself.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FeedStats {
+    /// Messages received since start.
+    pub messages: u64,
+    /// Messages per second over the last reporting interval.
+    pub messages_per_sec: f64,
+    /// Messages that could not be decoded or were rejected.
+    pub bad_messages: u64,
+    pub reconnects: u64,
+    /// Exchange event time → local receive time of the latest message, in milliseconds.
+    pub latency_ms: Option<i64>,
+    /// Wall time of the latest message.
+    pub last_message_ms: Option<i64>,
+    /// When the next reconnect attempt is due, while disconnected.
+    pub next_retry_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -115,13 +115,24 @@ pub struct CommandRecord {
     pub result: String,
 }
 
-/// A change of an agent's (or the arena's) pause flag or trading state.
+/// The full state flags of one agent (or, with `agent` empty, of the arena) after a change, so a
+/// resumed run can restore them exactly.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StateChangeRecord {
     pub ts_ms: i64,
-    /// `None` for the arena-wide state.
+    /// `None` for the arena.
     pub agent: Option<AgentId>,
+    /// Agent: no new decisions are asked for (always false for the arena).
     pub paused: bool,
+    /// Why it is paused (operator, consecutive failures...), if it is.
+    pub pause_reason: Option<String>,
+    /// The operator's reduce-only switch.
+    pub reduce_only: bool,
+    /// State set by circuit breakers.
+    pub breaker_state: TradingState,
+    /// Arena: when the kill switch was latched, if it is.
+    pub kill_switch_ms: Option<i64>,
+    /// The resulting effective state.
     pub state: TradingState,
     pub reason: String,
 }

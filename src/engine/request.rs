@@ -36,6 +36,7 @@ pub struct MarketBrief {
     pub mark: Option<Price>,
     pub funding_rate: Option<Decimal>,
     pub open_interest: Option<Decimal>,
+    pub long_short_ratio: Option<Decimal>,
     /// Latest closed-candle indicator values per timeframe (in `Timeframe::ALL` order).
     pub values: Vec<(Timeframe, IndicatorValues)>,
     /// Short intraday series (oldest → newest) on `intraday_timeframe`.

@@ -5,12 +5,15 @@
 //! engine. Things that must not be missed between frames (reasoning log, refusals) are bounded
 //! rings inside it.
 
-use std::collections::BTreeMap;
-
 use rust_decimal::Decimal;
 use serde::Serialize;
+use std::collections::BTreeMap;
 
-use super::event::FeedState;
+use std::sync::Arc;
+
+use super::event::{FeedState, FeedStats};
+use super::journal::DecisionRecord;
+use super::state::AgentStats;
 use super::state::ExitPlan;
 use crate::analytics::Metrics;
 use crate::domain::{AgentId, Order, Price, Qty, Side, Symbol};
@@ -61,11 +64,12 @@ pub struct SourceSnapshot {
     pub name: String,
     pub state: FeedState,
     pub detail: String,
+    pub stats: FeedStats,
 }
 
 impl Default for SourceSnapshot {
     fn default() -> Self {
-        Self { name: String::new(), state: FeedState::Connecting, detail: String::new() }
+        Self { name: String::new(), state: FeedState::Connecting, detail: String::new(), stats: FeedStats::default() }
     }
 }
 
@@ -78,6 +82,8 @@ pub struct AgentSnapshot {
     /// The buy-and-hold baseline and other benchmarks.
     pub benchmark: bool,
     pub paused: bool,
+    /// Why it is paused, if it is.
+    pub pause_reason: Option<String>,
     /// Effective trading state (the strictest of agent, arena, kill switch and reduce-only).
     pub state: TradingState,
     /// Operator's reduce-only switch for this agent.
@@ -100,6 +106,10 @@ pub struct AgentSnapshot {
     pub refusals: BTreeMap<RefusalCode, u64>,
     /// This agent's risk gauges (usage vs limit).
     pub gauges: Vec<Gauge>,
+    /// Slow-agent (LLM) call statistics.
+    pub stats: AgentStats,
+    /// Full records of the latest decisions (oldest → newest), shared, not copied.
+    pub history: Vec<Arc<DecisionRecord>>,
 }
 
 /// The risk picture: limits, usage gauges, breakers and their history.
@@ -201,6 +211,10 @@ pub struct MarketSnapshot {
     pub sparkline: Vec<f64>,
     pub last_event_ms: Option<i64>,
     pub rejected_events: u64,
+    /// Binance long/short account ratio, when the source has it.
+    pub long_short_ratio: Option<Decimal>,
+    /// Set while the feed says this symbol's data is stale; the last price is kept.
+    pub stale_since_ms: Option<i64>,
 }
 
 /// What kind of line the reasoning log shows.

@@ -1,6 +1,7 @@
 //! The engine's private state: agent slots, exit plans and bounded rings.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -8,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::agents::RuleAgent;
 use crate::analytics::PerformanceTracker;
 use crate::domain::{Account, AgentId, ClosedTrade, Order, OrderId, Price, Symbol};
+use crate::engine::journal::DecisionRecord;
 use crate::risk::{RefusalCode, TradingState};
 
 /// A bounded FIFO: pushing past the capacity drops the oldest item.
@@ -125,6 +127,27 @@ impl AgentDriver {
     }
 }
 
+/// Call statistics of a slow agent (LLM): what it costs and how reliable it is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct AgentStats {
+    /// Replies received.
+    pub calls: u64,
+    /// Replies that carried no valid decision (timeouts, HTTP errors, invalid output).
+    pub failures: u64,
+    pub last_latency_ms: u64,
+    pub total_latency_ms: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cost_usd: f64,
+    pub last_error: Option<String>,
+}
+
+impl AgentStats {
+    pub fn avg_latency_ms(&self) -> Option<u64> {
+        (self.calls > 0).then(|| self.total_latency_ms / self.calls)
+    }
+}
+
 /// Everything the engine keeps about one agent.
 pub struct AgentSlot {
     pub id: AgentId,
@@ -136,6 +159,13 @@ pub struct AgentSlot {
     pub tracker: PerformanceTracker,
     pub curve: EquityCurve,
     pub paused: bool,
+    /// Why the agent is paused (operator, repeated failures...).
+    pub pause_reason: Option<String>,
+    /// Failed replies in a row (slow agents); reset by a good reply or a resume.
+    pub consecutive_failures: u32,
+    pub stats: AgentStats,
+    /// Full records of the latest decisions, shared with snapshots without copying.
+    pub history: Ring<Arc<DecisionRecord>>,
     /// Operator's reduce-only switch for this agent.
     pub reduce_only: bool,
     /// State set by this agent's circuit breakers.
@@ -172,6 +202,10 @@ impl AgentSlot {
             tracker: PerformanceTracker::new(start, sample_ms),
             curve: EquityCurve::new(1024),
             paused: false,
+            pause_reason: None,
+            consecutive_failures: 0,
+            stats: AgentStats::default(),
+            history: Ring::new(50),
             reduce_only: false,
             state: TradingState::Active,
             open_orders: Vec::new(),

@@ -729,7 +729,7 @@ impl ExecutionClient for PaperExchange {
                     book.funding_rate = *r;
                 }
             }
-            MarketData::OpenInterest { .. } => return,
+            MarketData::OpenInterest { .. } | MarketData::LongShortRatio { .. } => return,
         }
         self.settle_funding(i, ts, out);
         self.check_liquidations(i, ts, out);
