@@ -149,7 +149,7 @@ fn check_steps(sim: &mut SimMarket, instruments: &[Instrument]) -> Result<(), Te
                     prop_assert_eq!(next_funding_ms.is_some(), inst.is_perp());
                     vec![mark]
                 }
-                MarketData::OpenInterest { .. } => vec![],
+                MarketData::OpenInterest { .. } | MarketData::LongShortRatio { .. } => vec![],
             };
             for p in prices {
                 prop_assert!(p > Decimal::ZERO && inst.on_tick(p), "{} off grid", p);
