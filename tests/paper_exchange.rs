@@ -408,3 +408,20 @@ fn spot_cannot_be_shorted() {
     let refused = RiskGate::default().check(&view, req).unwrap_err();
     assert_eq!(refused.code, alphatx::risk::RefusalCode::ShortNotAllowed);
 }
+
+#[test]
+fn liquidation_is_judged_at_the_mark_price_when_there_is_one() {
+    let mut v = Venue::new(no_impact(), dec!(1000));
+    v.quote(1, dec!(60000), dec!(60000));
+    v.market(2, MarketData::Mark { mark: dec!(60000), funding_rate: None, next_funding_ms: None });
+    v.submit(Side::Buy, dec!(0.5), OrderKind::Market, false, dec!(40));
+    // A print below the liquidation price while the mark holds: no liquidation.
+    assert!(fills(&v.trade(3, dec!(58000))).is_empty());
+    assert_eq!(v.qty(), dec!(0.5));
+    // The mark follows: liquidated.
+    let ev = v.market(4, MarketData::Mark { mark: dec!(58100), funding_rate: None, next_funding_ms: None });
+    let f = fills(&ev);
+    assert_eq!(f.len(), 1);
+    assert!(f[0].liquidation);
+    assert_eq!(v.qty(), Decimal::ZERO);
+}

@@ -17,16 +17,17 @@
 //! - **Reduce-only** orders are capped to the position they reduce and cancelled if there is
 //!   nothing left to reduce when they trigger.
 //! - **Margin** is cross per account; entries need initial margin (notional / leverage) plus the
-//!   taker fee. **Liquidation** happens when equity falls to the maintenance margin: every position
-//!   of the account is closed at market and its resting orders are cancelled.
+//!   taker fee. **Liquidation** happens when equity at mark prices (last price without a mark feed)
+//!   falls to the maintenance margin: every position of the account is closed at market and its
+//!   resting orders are cancelled.
 //! - **Funding** is paid at every UTC-aligned funding boundary of the instrument (8 h by default)
 //!   on open perpetual positions: `−qty × mark × rate` (longs pay a positive rate).
 
-use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
 use super::{ExecEvent, ExecutionClient};
+use crate::analytics::decimal_to_f64;
 use crate::domain::{
     Account, AgentId, Fill, Instrument, Liquidity, MarketData, MarketEvent, Order, OrderId, OrderKind, OrderPurpose,
     OrderRequest, OrderStatus, Price, Qty, Side, Symbol, round_to_step,
@@ -63,15 +64,48 @@ struct Book {
     funding_period: Option<i64>,
     /// Exponential average of one-minute volume, in base units.
     minute_volume: f64,
+    /// Mark (or last) price as `f64`, for the liquidation screen.
+    mark_f: f64,
     /// Volume accumulated from trades in the current minute.
     trade_minute: i64,
     trade_minute_volume: f64,
 }
 
-/// Venue-side account: the ledger the venue itself keeps.
+/// Venue-side account: the ledger the venue itself keeps, plus an `f64` shadow of it for the
+/// cheap liquidation screen run on every price event (the exact check is decimal).
 #[derive(Debug, Clone)]
 struct VenueAccount {
     account: Account,
+    cash_f: f64,
+    /// (instrument index, qty, cost, maintenance margin rate) per open position.
+    positions_f: Vec<(usize, f64, f64, f64)>,
+}
+
+impl VenueAccount {
+    fn new(account: Account, instruments: &[Instrument]) -> Self {
+        let mut va = Self { account, cash_f: 0.0, positions_f: Vec::new() };
+        va.refresh(instruments);
+        va
+    }
+
+    /// Recomputes the `f64` shadow after the account changed (fills, funding).
+    fn refresh(&mut self, instruments: &[Instrument]) {
+        self.cash_f = decimal_to_f64(self.account.cash);
+        self.positions_f = self
+            .account
+            .positions
+            .iter()
+            .filter_map(|p| {
+                let k = instruments.iter().position(|i| i.symbol == p.symbol)?;
+                Some((
+                    k,
+                    decimal_to_f64(p.qty),
+                    decimal_to_f64(p.cost),
+                    decimal_to_f64(instruments[k].maintenance_margin_rate),
+                ))
+            })
+            .collect();
+    }
 }
 
 /// The simulated venue.
@@ -114,8 +148,11 @@ impl PaperExchange {
     /// Replaces an account's state, e.g. when a run resumes from the ledger.
     pub fn restore_account(&mut self, account: Account) {
         match self.accounts.iter_mut().find(|a| a.account.agent == account.agent) {
-            Some(a) => a.account = account,
-            None => self.accounts.push(VenueAccount { account }),
+            Some(a) => {
+                a.account = account;
+                a.refresh(&self.instruments);
+            }
+            None => self.accounts.push(VenueAccount::new(account, &self.instruments)),
         }
     }
 
@@ -135,10 +172,7 @@ impl PaperExchange {
         self.instruments.iter().position(|i| i.symbol == symbol)
     }
 
-    fn account_mut(&mut self, agent: AgentId) -> Option<&mut Account> {
-        self.accounts.iter_mut().find(|a| a.account.agent == agent).map(|a| &mut a.account)
-    }
-
+    /// Valuation prices: mark if the venue has one, else the last price.
     fn marks(&self) -> impl Fn(Symbol) -> Option<Price> + '_ {
         move |s: Symbol| {
             let i = self.index(s)?;
@@ -164,7 +198,7 @@ impl PaperExchange {
     fn taker_price(&self, i: usize, side: Side, qty: Qty, base: Price) -> Price {
         let b = &self.books[i];
         let impact_bps = if b.minute_volume > 0.0 {
-            let q = qty.to_f64().unwrap_or(0.0);
+            let q = decimal_to_f64(qty);
             (self.config.impact_bps * (q / b.minute_volume).sqrt()).min(self.config.max_impact_bps)
         } else {
             0.0
@@ -236,8 +270,9 @@ impl PaperExchange {
         order.status =
             if order.filled_qty >= order.request.qty { OrderStatus::Filled } else { OrderStatus::PartiallyFilled };
         let leverage = order.request.leverage;
-        if let Some(acc) = self.account_mut(order.request.agent) {
-            acc.apply_fill(&fill, leverage);
+        if let Some(va) = self.accounts.iter_mut().find(|a| a.account.agent == order.request.agent) {
+            va.account.apply_fill(&fill, leverage);
+            va.refresh(&self.instruments);
         }
         out.push(ExecEvent::Filled { fill, leverage, status: order.status });
     }
@@ -446,21 +481,34 @@ impl PaperExchange {
             }
             let amount = (-(qty * mark * rate)).round_dp(8);
             va.account.apply_funding(symbol, amount);
+            va.refresh(&self.instruments);
             out.push(ExecEvent::Funding { agent: va.account.agent, symbol, rate, mark, amount, ts_ms: settle_ms });
         }
     }
 
     /// Liquidates every account holding instrument `i` whose equity fell to maintenance margin.
     fn check_liquidations(&mut self, i: usize, ts_ms: i64, out: &mut Vec<ExecEvent>) {
-        let symbol = self.instruments[i].symbol;
         let mut to_liquidate = Vec::new();
         for (a, va) in self.accounts.iter().enumerate() {
-            if va.account.position(symbol).is_none() {
+            if !va.positions_f.iter().any(|p| p.0 == i) {
                 continue;
             }
-            // A cheap f64 screen first; the exact decimal check only near the threshold.
-            let (eq, mm) = self.margin_f64(&va.account);
-            if eq > mm * 1.02 + 1e-9 {
+            // A cheap f64 screen on the shadow first; the exact decimal check only near the edge.
+            let mut equity = va.cash_f;
+            let mut maint = 0.0;
+            for &(k, qty, cost, mmr) in &va.positions_f {
+                let mark = self.books[k].mark_f;
+                let mark = if mark > 0.0 {
+                    mark
+                } else if qty != 0.0 {
+                    cost / qty
+                } else {
+                    0.0
+                };
+                equity += qty * mark - cost;
+                maint += (qty * mark).abs() * mmr;
+            }
+            if equity > maint * 1.02 + 1e-9 {
                 continue;
             }
             let marks = self.marks();
@@ -472,21 +520,6 @@ impl PaperExchange {
         for a in to_liquidate {
             self.liquidate(a, ts_ms, out);
         }
-    }
-
-    fn margin_f64(&self, acc: &Account) -> (f64, f64) {
-        let mut equity = acc.cash.to_f64().unwrap_or(0.0);
-        let mut maint = 0.0;
-        for p in &acc.positions {
-            let Some(k) = self.index(p.symbol) else { continue };
-            let b = &self.books[k];
-            let mark = b.mark.or(b.last).unwrap_or_else(|| p.entry_price());
-            let m = mark.to_f64().unwrap_or(0.0);
-            let q = p.qty.to_f64().unwrap_or(0.0);
-            equity += q * m - p.cost.to_f64().unwrap_or(0.0);
-            maint += (q * m).abs() * self.instruments[k].maintenance_margin_rate.to_f64().unwrap_or(0.0);
-        }
-        (equity, maint)
     }
 
     fn liquidate(&mut self, a: usize, ts_ms: i64, out: &mut Vec<ExecEvent>) {
@@ -534,6 +567,7 @@ impl PaperExchange {
             };
             self.next_trade_id += 1;
             self.accounts[a].account.apply_fill(&fill, Decimal::ONE);
+            self.accounts[a].refresh(&self.instruments);
             out.push(ExecEvent::Filled { fill, leverage: Decimal::ONE, status: OrderStatus::Filled });
         }
     }
@@ -565,7 +599,7 @@ impl ExecutionClient for PaperExchange {
 
     fn open_account(&mut self, agent: AgentId, balance: Decimal) {
         if self.account(agent).is_none() {
-            self.accounts.push(VenueAccount { account: Account::new(agent, balance) });
+            self.accounts.push(VenueAccount::new(Account::new(agent, balance), &self.instruments));
         }
     }
 
@@ -688,7 +722,7 @@ impl ExecutionClient for PaperExchange {
                     book.bid = None;
                     book.ask = None;
                 }
-                Self::update_volume_from_trade(book, ts, qty.to_f64().unwrap_or(0.0));
+                Self::update_volume_from_trade(book, ts, decimal_to_f64(*qty));
                 self.sweep(i, from, *price, false, ts, out);
             }
             MarketData::Quote { bid, ask, .. } => {
@@ -720,7 +754,7 @@ impl ExecutionClient for PaperExchange {
                     from = to;
                 }
                 self.books[i].last = Some(bar.close);
-                Self::blend_volume(&mut self.books[i], bar.volume.to_f64().unwrap_or(0.0));
+                Self::blend_volume(&mut self.books[i], decimal_to_f64(bar.volume));
             }
             MarketData::Mark { mark, funding_rate, .. } => {
                 let book = &mut self.books[i];
@@ -732,7 +766,16 @@ impl ExecutionClient for PaperExchange {
             MarketData::OpenInterest { .. } | MarketData::LongShortRatio { .. } => return,
         }
         self.settle_funding(i, ts, out);
-        self.check_liquidations(i, ts, out);
+        // Liquidation is judged at the mark price, as venues do; without a mark feed, at the
+        // last price. Only a price that can move the mark triggers a check.
+        let book = &mut self.books[i];
+        let is_mark = matches!(event.data, MarketData::Mark { .. });
+        if is_mark || book.mark.is_none() {
+            if let Some(p) = book.mark.or(book.last) {
+                book.mark_f = decimal_to_f64(p);
+            }
+            self.check_liquidations(i, ts, out);
+        }
     }
 }
 
