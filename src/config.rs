@@ -13,7 +13,7 @@ use crate::agents::baseline::BuyAndHoldParams;
 use crate::agents::rules::trend::TrendParams;
 use crate::domain::{AgentId, Symbol};
 use crate::execution::paper::PaperConfig;
-use crate::risk::RiskLimits;
+use crate::risk::{ArenaLimits, RiskLimits};
 
 /// Why a configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -38,7 +38,10 @@ pub struct Config {
     pub sim: SimSettings,
     pub engine: EngineSettings,
     pub paper: PaperSettings,
+    /// Every agent's risk limits (each agent may override them in `[agents.risk]`).
     pub risk: RiskLimits,
+    /// Arena-wide limits and breakers.
+    pub arena: ArenaLimits,
     pub logging: LoggingConfig,
     pub agents: Vec<AgentConfig>,
 }
@@ -51,6 +54,7 @@ impl Default for Config {
             engine: EngineSettings::default(),
             paper: PaperSettings::default(),
             risk: RiskLimits::default(),
+            arena: ArenaLimits::default(),
             logging: LoggingConfig::default(),
             agents: default_agents(),
         }
@@ -210,6 +214,9 @@ pub struct AgentConfig {
     /// Strategy parameters; see the strategy's documentation.
     #[serde(default)]
     pub params: toml::Table,
+    /// Overrides of `[risk]` limits for this agent.
+    #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
+    pub risk: toml::Table,
 }
 
 fn yes() -> bool {
@@ -217,7 +224,7 @@ fn yes() -> bool {
 }
 
 fn default_agents() -> Vec<AgentConfig> {
-    let mk = |name: &str, kind| {
+    let mk = |name: &str, kind, risk: toml::Table| {
         AgentId::new(name).map(|name| AgentConfig {
             name,
             kind,
@@ -225,9 +232,16 @@ fn default_agents() -> Vec<AgentConfig> {
             balance: None,
             enabled: true,
             params: toml::Table::new(),
+            risk,
         })
     };
-    [mk("buy-and-hold", AgentKind::BuyAndHold), mk("trend", AgentKind::Trend)].into_iter().flatten().collect()
+    // The baseline is a measurement, not a strategy: it holds without a stop.
+    let mut no_stop = toml::Table::new();
+    no_stop.insert("require_stop_loss".into(), toml::Value::Boolean(false));
+    [mk("buy-and-hold", AgentKind::BuyAndHold, no_stop), mk("trend", AgentKind::Trend, toml::Table::new())]
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// Parsed strategy parameters.
@@ -342,9 +356,8 @@ impl Config {
                 return Err(invalid(key, "must be a number of basis points in [0, 1000]"));
             }
         }
-        if self.risk.max_leverage < Decimal::ONE || self.risk.max_leverage > Decimal::from(125) {
-            return Err(invalid("risk.max_leverage", "must be between 1 and 125"));
-        }
+        self.risk.validate("risk").map_err(|(k, m)| invalid(k, m))?;
+        self.arena.validate().map_err(|(k, m)| invalid(k, m))?;
         if crate::logging::parse_filter(&self.logging.level).is_err() {
             return Err(invalid("logging.level", "expected error, warn, info, debug, trace or a tracing filter"));
         }
@@ -375,8 +388,27 @@ impl Config {
                 return Err(invalid(format!("agents.{}.balance", a.name), "must be positive"));
             }
             a.strategy()?;
+            self.agent_limits(a)?;
         }
         Ok(())
+    }
+
+    /// An agent's effective risk limits: `[risk]` with its `[agents.risk]` overrides.
+    pub fn agent_limits(&self, agent: &AgentConfig) -> Result<RiskLimits, ConfigError> {
+        if agent.risk.is_empty() {
+            return Ok(self.risk.clone());
+        }
+        let key = format!("agents.{}.risk", agent.name);
+        let base = toml::Table::try_from(&self.risk).map_err(|e| invalid(&key, e.to_string()))?;
+        let mut merged = base;
+        for (k, v) in &agent.risk {
+            merged.insert(k.clone(), v.clone());
+        }
+        let limits: RiskLimits = toml::Value::Table(merged)
+            .try_into()
+            .map_err(|e: toml::de::Error| invalid(&key, e.message().to_owned()))?;
+        limits.validate(&key).map_err(|(k, m)| invalid(k, m))?;
+        Ok(limits)
     }
 
     /// Symbols an agent trades.

@@ -54,6 +54,7 @@ fn scripted(script: Vec<(i64, Decision)>) -> Driver {
         benchmark: false,
         symbols: vec![btc()],
         balance: dec!(10000),
+        limits: None,
     }])
 }
 
@@ -105,12 +106,12 @@ fn engine_matches_venue(d: &Driver) {
 #[test]
 fn entry_installs_stop_and_target_and_the_target_retires_the_plan() {
     let mut d =
-        scripted(vec![(2 * MIN, entry(Signal::BuyToEnter, dec!(0.1), Some(dec!(59000)), Some(dec!(61000)), dec!(3)))]);
+        scripted(vec![(2 * MIN, entry(Signal::BuyToEnter, dec!(0.1), Some(dec!(59000)), Some(dec!(61000)), dec!(1)))]);
     d.on_market(flat_bar(0, dec!(60000)));
     d.on_market(flat_bar(1, dec!(60000)));
     let acc = d.engine.account(alice()).unwrap();
     assert_eq!(acc.qty(btc()), dec!(0.1));
-    assert_eq!(acc.positions[0].leverage, dec!(3));
+    assert_eq!(acc.positions[0].leverage, dec!(1));
     let resting = d.exec().venue_open_orders();
     assert_eq!(resting.len(), 2);
     assert!(
@@ -171,7 +172,7 @@ fn refused_orders_never_reach_the_venue() {
 
 #[test]
 fn stops_on_the_wrong_side_are_invalid() {
-    let mut d = scripted(vec![(2 * MIN, entry(Signal::BuyToEnter, dec!(0.1), Some(dec!(61000)), None, dec!(2)))]);
+    let mut d = scripted(vec![(2 * MIN, entry(Signal::BuyToEnter, dec!(0.1), Some(dec!(61000)), None, dec!(1)))]);
     d.on_market(flat_bar(0, dec!(60000)));
     d.on_market(flat_bar(1, dec!(60000)));
     assert!(d.take_venue_log().is_empty());
@@ -189,8 +190,8 @@ fn stops_on_the_wrong_side_are_invalid() {
 #[test]
 fn close_position_and_one_position_per_symbol() {
     let mut d = scripted(vec![
-        (2 * MIN, entry(Signal::SellToEnter, dec!(0.2), Some(dec!(61000)), Some(dec!(58000)), dec!(2))),
-        (3 * MIN, entry(Signal::SellToEnter, dec!(0.2), Some(dec!(61000)), None, dec!(2))),
+        (2 * MIN, entry(Signal::SellToEnter, dec!(0.1), Some(dec!(60800)), Some(dec!(58000)), dec!(1))),
+        (3 * MIN, entry(Signal::SellToEnter, dec!(0.1), Some(dec!(60800)), None, dec!(1))),
         (4 * MIN, Decision { reasoning: "done".into(), proposals: vec![Proposal::close(btc(), "done".into())] }),
     ]);
     for m in 0..4 {
@@ -204,13 +205,13 @@ fn close_position_and_one_position_per_symbol() {
             _ => None,
         })
         .collect();
-    assert!(matches!(outcomes[0], ProposalOutcome::Submitted { .. }));
+    assert!(matches!(outcomes[0], ProposalOutcome::Submitted { .. }), "{outcomes:?}");
     assert!(matches!(&outcomes[1], ProposalOutcome::Invalid { reason } if reason.contains("already short")));
     assert!(matches!(outcomes[2], ProposalOutcome::Submitted { .. }));
     let acc = d.engine.account(alice()).unwrap();
     assert!(acc.is_flat());
-    // Short from 59,900 closed at 59,700.
-    assert_eq!(acc.realized_pnl, dec!(40));
+    // Short 0.1 from 59,900 closed at 59,700.
+    assert_eq!(acc.realized_pnl, dec!(20));
     assert!(d.exec().venue_open_orders().is_empty());
     engine_matches_venue(&d);
 }
@@ -218,8 +219,8 @@ fn close_position_and_one_position_per_symbol() {
 #[test]
 fn operator_pause_and_flatten() {
     let mut d = scripted(vec![
-        (2 * MIN, entry(Signal::BuyToEnter, dec!(0.1), Some(dec!(59000)), Some(dec!(61000)), dec!(2))),
-        (4 * MIN, entry(Signal::BuyToEnter, dec!(0.1), Some(dec!(59000)), None, dec!(2))),
+        (2 * MIN, entry(Signal::BuyToEnter, dec!(0.1), Some(dec!(59000)), Some(dec!(61000)), dec!(1))),
+        (4 * MIN, entry(Signal::BuyToEnter, dec!(0.1), Some(dec!(59000)), None, dec!(1))),
     ]);
     d.on_market(flat_bar(0, dec!(60000)));
     d.on_market(flat_bar(1, dec!(60000)));
@@ -267,6 +268,7 @@ fn slow_agents_answer_through_events() {
         benchmark: false,
         symbols: vec![btc()],
         balance: dec!(10000),
+        limits: None,
     }]);
     // Not warm yet: no request.
     d.on_market(flat_bar(0, dec!(60000)));
@@ -289,7 +291,7 @@ fn slow_agents_answer_through_events() {
     d.agent_reply(AgentReply {
         agent: bob,
         request_id: req.request_id,
-        decision: Ok(entry(Signal::BuyToEnter, dec!(0.05), Some(dec!(59000)), Some(dec!(62000)), dec!(2))),
+        decision: Ok(entry(Signal::BuyToEnter, dec!(0.05), Some(dec!(59000)), Some(dec!(62000)), dec!(1))),
         meta: ReplyMeta { latency_ms: 1200, raw_response: Some("{..}".into()), ..ReplyMeta::default() },
     });
     assert_eq!(d.engine.account(bob).unwrap().qty(btc()), dec!(0.05));
@@ -322,7 +324,7 @@ fn slow_agents_answer_through_events() {
 
 #[test]
 fn equity_is_sampled_every_minute_of_market_time() {
-    let mut d = scripted(vec![(2 * MIN, entry(Signal::BuyToEnter, dec!(1), Some(dec!(59000)), None, dec!(10)))]);
+    let mut d = scripted(vec![(2 * MIN, entry(Signal::BuyToEnter, dec!(0.1), Some(dec!(59000)), None, dec!(1)))]);
     for m in 0..6 {
         d.on_market(flat_bar(m, dec!(60000) + Decimal::from(m * 10)));
     }
@@ -336,10 +338,10 @@ fn equity_is_sampled_every_minute_of_market_time() {
         .collect();
     let times: Vec<i64> = samples.iter().map(|s| s.0).collect();
     assert_eq!(times, vec![MIN, 2 * MIN, 3 * MIN, 4 * MIN, 5 * MIN]);
-    // Bought 1 BTC at 60,010 (taker fee 30.005) on the bar closing at 2:00; the 3:00 sample
+    // Bought 0.1 BTC at 60,010 (taker fee 3.0005) on the bar closing at 2:00; the 3:00 sample
     // marks it at that bar's close of 60,020.
-    assert_eq!(samples[1].1, dec!(10000) - dec!(30.005));
-    assert_eq!(samples[2].1, dec!(10000) - dec!(30.005) + dec!(10));
+    assert_eq!(samples[1].1, dec!(10000) - dec!(3.0005));
+    assert_eq!(samples[2].1, dec!(10000) - dec!(3.0005) + dec!(1));
 }
 
 fn long_tape() -> Vec<MarketEvent> {
@@ -361,13 +363,11 @@ fn run_tape() -> (String, String) {
         .map(|k| {
             let t = (10 + k * 25) * MIN;
             let d = if k % 2 == 0 {
-                entry(
-                    if k % 4 == 0 { Signal::BuyToEnter } else { Signal::SellToEnter },
-                    dec!(0.05),
-                    None,
-                    None,
-                    dec!(3),
-                )
+                if k % 4 == 0 {
+                    entry(Signal::BuyToEnter, dec!(0.05), Some(dec!(57000)), None, dec!(1))
+                } else {
+                    entry(Signal::SellToEnter, dec!(0.05), Some(dec!(63000)), None, dec!(1))
+                }
             } else {
                 Decision { reasoning: "exit".into(), proposals: vec![Proposal::close(btc(), "exit".into())] }
             };
@@ -389,6 +389,7 @@ fn same_tape_same_bytes() {
     let (j1, s1) = run_tape();
     let (j2, s2) = run_tape();
     assert!(j1.contains("\"record\":\"decision\""));
+    assert!(!j1.contains("\"record\":\"refusal\""), "the tape's orders are all within limits");
     assert_eq!(j1, j2);
     assert_eq!(s1, s2);
 }
@@ -403,11 +404,12 @@ fn venue_reports_wait_for_the_ledger_in_after_commit_mode() {
         id: alice(),
         driver: AgentDriver::Rule(Box::new(Scripted::new(
             Timeframe::M1,
-            vec![(2 * MIN, entry(Signal::BuyToEnter, dec!(0.1), Some(dec!(59000)), None, dec!(2)))],
+            vec![(2 * MIN, entry(Signal::BuyToEnter, dec!(0.1), Some(dec!(59000)), None, dec!(1)))],
         ))),
         benchmark: false,
         symbols: vec![btc()],
         balance: dec!(10000),
+        limits: None,
     }];
     let engine = Engine::new(EngineConfig::default(), vec![inst], agents, RiskGate::default(), Arc::new(clock.clone()));
     let mut d = Driver::new(engine, Box::new(paper), Some(clock), Durability::AfterCommit);
@@ -433,8 +435,8 @@ fn venue_reports_wait_for_the_ledger_in_after_commit_mode() {
 #[test]
 fn kill_switch_flattens_everything_and_stays_latched_until_released() {
     let mut d = scripted(vec![
-        (2 * MIN, entry(Signal::BuyToEnter, dec!(0.1), Some(dec!(59000)), Some(dec!(61000)), dec!(2))),
-        (4 * MIN, entry(Signal::BuyToEnter, dec!(0.1), Some(dec!(59000)), None, dec!(2))),
+        (2 * MIN, entry(Signal::BuyToEnter, dec!(0.1), Some(dec!(59000)), Some(dec!(61000)), dec!(1))),
+        (4 * MIN, entry(Signal::BuyToEnter, dec!(0.1), Some(dec!(59000)), None, dec!(1))),
     ]);
     d.on_market(flat_bar(0, dec!(60000)));
     d.on_market(flat_bar(1, dec!(60000)));
@@ -461,9 +463,9 @@ fn kill_switch_flattens_everything_and_stays_latched_until_released() {
 #[test]
 fn reduce_only_blocks_entries_but_not_exits() {
     let mut d = scripted(vec![
-        (2 * MIN, entry(Signal::BuyToEnter, dec!(0.1), Some(dec!(59000)), None, dec!(2))),
+        (2 * MIN, entry(Signal::BuyToEnter, dec!(0.1), Some(dec!(59000)), None, dec!(1))),
         (3 * MIN, Decision { reasoning: "exit".into(), proposals: vec![Proposal::close(btc(), "exit".into())] }),
-        (4 * MIN, entry(Signal::BuyToEnter, dec!(0.1), Some(dec!(59000)), None, dec!(2))),
+        (4 * MIN, entry(Signal::BuyToEnter, dec!(0.1), Some(dec!(59000)), None, dec!(1))),
     ]);
     d.on_market(flat_bar(0, dec!(60000)));
     d.on_market(flat_bar(1, dec!(60000)));
@@ -481,7 +483,7 @@ fn reduce_only_blocks_entries_but_not_exits() {
 #[test]
 fn stale_data_pauses_decisions_and_repeated_failures_pause_slow_agents() {
     use alphatx::engine::{EngineEvent, FeedState, FeedStatus};
-    let mut d = scripted(vec![(2 * MIN, entry(Signal::BuyToEnter, dec!(0.1), Some(dec!(59000)), None, dec!(2)))]);
+    let mut d = scripted(vec![(2 * MIN, entry(Signal::BuyToEnter, dec!(0.1), Some(dec!(59000)), None, dec!(1)))]);
     d.on_market(flat_bar(0, dec!(60000)));
     let mut status = FeedStatus::new("test", FeedState::Stale, "no trades for 6 s");
     status.stale = vec![btc()];
@@ -502,6 +504,7 @@ fn stale_data_pauses_decisions_and_repeated_failures_pause_slow_agents() {
         benchmark: false,
         symbols: vec![btc()],
         balance: dec!(10000),
+        limits: None,
     }]);
     for m in 0..300 {
         d.on_market(flat_bar(m, dec!(60000)));

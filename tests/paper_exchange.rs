@@ -8,9 +8,29 @@ use alphatx::domain::{
 };
 use alphatx::execution::paper::{PaperConfig, PaperExchange};
 use alphatx::execution::{ExecEvent, ExecutionClient};
-use alphatx::risk::{RiskGate, RiskLimits, RiskView, TradingState};
+use alphatx::risk::{RiskContext, RiskGate, RiskLimits, RiskView, TradingState};
 use rust_decimal::Decimal;
 use rust_decimal::dec;
+
+/// Limits wide enough that these venue tests exercise the venue, not the gate.
+fn permissive() -> RiskLimits {
+    RiskLimits {
+        max_leverage: dec!(50),
+        require_stop_loss: false,
+        max_risk_per_trade_pct: 100.0,
+        max_position_notional: dec!(1000000000),
+        max_symbol_allocation_pct: 12500.0,
+        max_gross_exposure_x: 125.0,
+        max_net_exposure_x: 125.0,
+        price_band_pct: 100.0,
+        ..RiskLimits::default()
+    }
+}
+
+/// A known, low volatility so the leverage cap is the venue's.
+fn context() -> RiskContext {
+    RiskContext { realized_vol_pct: Some(1.0), ..RiskContext::default() }
+}
 
 fn btc() -> Symbol {
     Symbol::new("BTCUSDT").unwrap()
@@ -76,6 +96,8 @@ impl Venue {
             reduce_only,
             leverage,
             purpose,
+            stop_loss: None,
+            take_profit: None,
         };
         self.next_id += 1;
         let inst = instrument();
@@ -87,8 +109,11 @@ impl Venue {
             price: Some(dec!(60000)),
             marks: &marks,
             state: TradingState::Active,
+            limits: None,
+            counts_for_arena: false,
+            context: context(),
         };
-        let gate = RiskGate::new(RiskLimits { max_leverage: dec!(50) });
+        let gate = RiskGate::new(permissive());
         let approved = gate.check(&view, req).expect("test orders are valid");
         let mut out = Vec::new();
         self.paper.submit(approved, 0, &mut out);
@@ -160,6 +185,7 @@ fn size_impact_follows_the_square_root_law_and_is_capped() {
     let ask = dec!(60000) * (Decimal::ONE + dec!(0.0001));
     let expected = (ask * (Decimal::ONE + dec!(0.0005)) / dec!(0.1)).ceil() * dec!(0.1);
     assert_eq!(f[0].price, expected);
+    v.submit(Side::Sell, dec!(1), OrderKind::Market, true, dec!(1));
     // 100 BTC would be 50 bp: capped at 25 bp.
     let f = fills(&v.submit(Side::Buy, dec!(100), OrderKind::Market, false, dec!(1)));
     let expected = (ask * (Decimal::ONE + dec!(0.0025)) / dec!(0.1)).ceil() * dec!(0.1);
@@ -300,8 +326,11 @@ fn insufficient_margin_is_rejected_by_the_venue() {
         reduce_only: false,
         leverage: dec!(1),
         purpose: OrderPurpose::Entry,
+        stop_loss: None,
+        take_profit: None,
     };
     let account = alphatx::domain::Account::new(agent(), dec!(1_000_000));
+    let limits = permissive();
     let marks = |_s: Symbol| Some(dec!(60000));
     let view = RiskView {
         instrument: Some(&inst),
@@ -309,8 +338,11 @@ fn insufficient_margin_is_rejected_by_the_venue() {
         price: Some(dec!(60000)),
         marks: &marks,
         state: TradingState::Active,
+        limits: Some(&limits),
+        counts_for_arena: false,
+        context: context(),
     };
-    let approved = RiskGate::default().check(&view, req).unwrap();
+    let approved = RiskGate::new(permissive()).check(&view, req).unwrap();
     let mut out = Vec::new();
     v.paper.submit(approved, 0, &mut out);
     match &out[0] {
@@ -327,8 +359,8 @@ fn liquidation_closes_everything_at_market_and_cancels_resting_orders() {
     let mut v = Venue::new(no_impact(), dec!(1000));
     v.quote(1, dec!(60000), dec!(60000));
     // 0.5 BTC = 30,000 notional on 1,000: 30× leverage, liquidation ~3 % below.
-    v.submit(Side::Buy, dec!(0.5), OrderKind::Market, false, dec!(40));
     v.submit(Side::Buy, dec!(0.01), OrderKind::Limit { price: dec!(50000) }, false, dec!(40));
+    v.submit(Side::Buy, dec!(0.5), OrderKind::Market, false, dec!(40));
     let liq = v
         .paper
         .account(agent())
@@ -395,8 +427,11 @@ fn spot_cannot_be_shorted() {
         reduce_only: false,
         leverage: dec!(1),
         purpose: OrderPurpose::Entry,
+        stop_loss: None,
+        take_profit: None,
     };
     let account = v.paper.account(agent()).unwrap().clone();
+    let limits = permissive();
     let marks = |_s: Symbol| Some(dec!(60000));
     let view = RiskView {
         instrument: Some(&spot),
@@ -404,6 +439,9 @@ fn spot_cannot_be_shorted() {
         price: Some(dec!(60000)),
         marks: &marks,
         state: TradingState::Active,
+        limits: Some(&limits),
+        counts_for_arena: false,
+        context: context(),
     };
     let refused = RiskGate::default().check(&view, req).unwrap_err();
     assert_eq!(refused.code, alphatx::risk::RefusalCode::ShortNotAllowed);

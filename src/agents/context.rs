@@ -2,8 +2,12 @@
 
 use rust_decimal::Decimal;
 
+use crate::analytics::RollingVol;
 use crate::domain::{Account, Instrument, Price, Symbol, Timeframe};
 use crate::market::candles::CandleSeries;
+
+/// Minutes of 1-minute returns in the realised-volatility window.
+pub const VOL_WINDOW_MIN: usize = 240;
 
 /// The engine's state of one market (owned by the engine, lent to agents).
 pub struct MarketView {
@@ -21,6 +25,8 @@ pub struct MarketView {
     pub last_event_ms: Option<i64>,
     /// Set (engine time) while the feed reports this symbol's data as stale.
     pub stale_since_ms: Option<i64>,
+    /// Realised volatility of 1-minute returns over the last four hours (leverage cap).
+    pub vol: RollingVol,
 }
 
 impl MarketView {
@@ -38,6 +44,7 @@ impl MarketView {
             long_short_ratio: None,
             last_event_ms: None,
             stale_since_ms: None,
+            vol: RollingVol::new(VOL_WINDOW_MIN),
         }
     }
 

@@ -184,6 +184,69 @@ impl PerformanceTracker {
     }
 }
 
+/// Realised volatility over a sliding window of 1-minute log returns, annualised (365 days), in
+/// percent. O(1) per update: running sums, recomputed from the window every `window` updates so
+/// rounding errors cannot accumulate.
+#[derive(Debug, Clone)]
+pub struct RollingVol {
+    returns: std::collections::VecDeque<f64>,
+    window: usize,
+    sum: f64,
+    sum_sq: f64,
+    last_close: Option<f64>,
+    updates: usize,
+}
+
+impl RollingVol {
+    pub fn new(window: usize) -> Self {
+        let window = window.max(2);
+        Self {
+            returns: std::collections::VecDeque::with_capacity(window),
+            window,
+            sum: 0.0,
+            sum_sq: 0.0,
+            last_close: None,
+            updates: 0,
+        }
+    }
+
+    /// Adds the close of a new 1-minute candle; non-positive or non-finite closes are ignored.
+    pub fn update(&mut self, close: f64) {
+        if !(close.is_finite() && close > 0.0) {
+            return;
+        }
+        if let Some(prev) = self.last_close.replace(close) {
+            let r = (close / prev).ln();
+            if self.returns.len() == self.window
+                && let Some(old) = self.returns.pop_front()
+            {
+                self.sum -= old;
+                self.sum_sq -= old * old;
+            }
+            self.returns.push_back(r);
+            self.sum += r;
+            self.sum_sq += r * r;
+            self.updates += 1;
+            if self.updates.is_multiple_of(self.window) {
+                self.sum = self.returns.iter().sum();
+                self.sum_sq = self.returns.iter().map(|x| x * x).sum();
+            }
+        }
+    }
+
+    /// Annualised volatility in percent once the window is full, else `None`.
+    pub fn annualized_pct(&self) -> Option<f64> {
+        let n = self.returns.len();
+        if n < self.window {
+            return None;
+        }
+        let mean = self.sum / n as f64;
+        let var = ((self.sum_sq - n as f64 * mean * mean) / (n - 1) as f64).max(0.0);
+        let v = (var * 525_600.0).sqrt() * 100.0;
+        v.is_finite().then_some(v)
+    }
+}
+
 /// Powers of ten exactly representable as `f64`.
 const POW10: [f64; 23] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
@@ -193,9 +256,10 @@ const POW10: [f64; 23] = [
 /// Decimal → `f64` for indicators, statistics and plots (never for money).
 ///
 /// Fast path: when the mantissa fits in 53 bits and the scale is at most 22, both `mantissa`
-/// and `10^scale` are exact doubles, so one IEEE division gives the correctly rounded result —
-/// the same value as the general conversion at a fraction of its cost (it is on the engine's
-/// hot path for every price). Other values take `rust_decimal`'s general conversion.
+/// and `10^scale` are exact doubles, so one IEEE division gives the correctly rounded result at a
+/// fraction of the general conversion's cost (it is on the engine's
+/// hot path for every price; `rust_decimal`'s own conversion can be one ulp off). Other values
+/// take the general conversion.
 pub fn decimal_to_f64(d: rust_decimal::Decimal) -> f64 {
     const EXACT: i128 = 1 << 53;
     let m = d.mantissa();
@@ -292,10 +356,32 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn fast_conversion_is_correctly_rounded(m in -(1i64 << 53) + 1..(1i64 << 53), scale in 0u32..=22) {
-            use rust_decimal::prelude::ToPrimitive;
+            // The standard library's float parser is correctly rounded: the reference.
             let d = Decimal::new(m, scale);
-            proptest::prop_assert_eq!(decimal_to_f64(d), d.to_f64().unwrap());
+            let exact: f64 = d.to_string().parse().unwrap();
+            proptest::prop_assert_eq!(decimal_to_f64(d), exact);
         }
+    }
+
+    #[test]
+    fn rolling_volatility_matches_the_batch_formula() {
+        let closes: Vec<f64> = (0..500).map(|i| 100.0 * (1.0 + 0.001 * ((i * 7919) % 13) as f64 - 0.006)).collect();
+        let mut v = RollingVol::new(240);
+        for (i, c) in closes.iter().enumerate() {
+            v.update(*c);
+            if i < 240 {
+                assert_eq!(v.annualized_pct(), None);
+            }
+        }
+        let r: Vec<f64> = closes.windows(2).map(|w| (w[1] / w[0]).ln()).collect();
+        let tail = &r[r.len() - 240..];
+        let mean = tail.iter().sum::<f64>() / 240.0;
+        let var = tail.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / 239.0;
+        let expected = (var * 525_600.0).sqrt() * 100.0;
+        assert!((v.annualized_pct().unwrap() - expected).abs() < 1e-9 * expected);
+        v.update(f64::NAN);
+        v.update(-1.0);
+        assert!((v.annualized_pct().unwrap() - expected).abs() < 1e-9 * expected);
     }
 
     #[test]

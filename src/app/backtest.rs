@@ -140,9 +140,19 @@ pub fn format_report(report: &BacktestReport) -> String {
             format!("{}: {}", a.agent, parts.join(" "))
         })
         .collect();
+    let trips: Vec<String> = report
+        .agents
+        .iter()
+        .filter(|a| !a.breaker_trips.is_empty())
+        .map(|a| {
+            let parts: Vec<String> = a.breaker_trips.iter().map(|(k, v)| format!("{}={v}", k.as_str())).collect();
+            format!("{}: {}", a.agent, parts.join(" "))
+        })
+        .collect();
     s.push_str(&format!(
-        "\nrefusals: {}\nevents: {} · fills: {}\n",
+        "\nrefusals: {}\nbreaker trips: {}\nevents: {} · fills: {}\n",
         if refusals.is_empty() { "none".to_owned() } else { refusals.join(" · ") },
+        if trips.is_empty() { "none".to_owned() } else { trips.join(" · ") },
         report.events,
         report.fills
     ));

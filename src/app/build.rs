@@ -37,6 +37,7 @@ pub fn build_agents(config: &Config) -> anyhow::Result<Vec<AgentSpec>> {
             benchmark,
             symbols: config.agent_symbols(a),
             balance: config.agent_balance(a),
+            limits: Some(config.agent_limits(a)?),
         });
     }
     Ok(specs)
@@ -64,7 +65,12 @@ pub fn build_driver(
         mode: "PAPER".into(),
         source: config.market.source.as_str().into(),
     };
-    let engine =
-        Engine::new(engine_config, instruments, specs, RiskGate::new(config.risk.clone()), Arc::new(clock.clone()));
+    let engine = Engine::new(
+        engine_config,
+        instruments,
+        specs,
+        RiskGate::with_arena(config.risk.clone(), config.arena.clone()),
+        Arc::new(clock.clone()),
+    );
     Ok(Driver::new(engine, Box::new(paper), Some(clock), durability))
 }

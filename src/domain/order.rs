@@ -125,6 +125,11 @@ pub struct OrderRequest {
     /// Leverage the position may use (1 for spot).
     pub leverage: Decimal,
     pub purpose: OrderPurpose,
+    /// For entries: the stop-loss and take-profit the position will carry (judged by the gate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_loss: Option<Price>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub take_profit: Option<Price>,
 }
 
 /// Where an order is in its life.

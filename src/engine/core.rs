@@ -12,11 +12,13 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
 use super::event::{AgentReply, Command, EngineEvent, FeedState, FeedStatus, Outputs, ReplyMeta};
+use super::guard::{BreakerKind, EquityGuard};
 use super::journal::{
     CommandRecord, DecisionRecord, EquityRecord, JournalRecord, PlanRecord, ProposalOutcome, RefusalRecord,
     StateChangeRecord,
 };
 use super::request::{AccountBrief, AgentRequest, DecisionBrief, MarketBrief};
+use super::snapshot::BreakerEvent;
 use super::snapshot::{
     AgentSnapshot, Counters, Gauge, LimitView, LogEntry, LogKind, MarketSnapshot, PositionSnapshot, RiskSnapshot,
     Snapshot, SourceSnapshot,
@@ -31,7 +33,7 @@ use crate::domain::{
 };
 use crate::execution::ExecEvent;
 use crate::market::candles::{CandleInput, Closed};
-use crate::risk::{RefusalCode, RiskGate, RiskRefused, RiskView, TradingState};
+use crate::risk::{RefusalCode, RiskGate, RiskLimits, RiskRefused, RiskView, TradingState};
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -74,6 +76,8 @@ pub struct AgentSpec {
     pub benchmark: bool,
     pub symbols: Vec<Symbol>,
     pub balance: Decimal,
+    /// The agent's own risk limits (`None`: the gate's defaults).
+    pub limits: Option<RiskLimits>,
 }
 
 /// Per-agent results for reports.
@@ -84,35 +88,42 @@ pub struct AgentReport {
     pub benchmark: bool,
     pub metrics: Metrics,
     pub refusals: std::collections::BTreeMap<RefusalCode, u64>,
+    /// Circuit-breaker trips by breaker.
+    pub breaker_trips: std::collections::BTreeMap<BreakerKind, u64>,
     pub decisions: u64,
 }
 
 /// The engine.
 pub struct Engine {
-    config: EngineConfig,
-    clock: Arc<dyn Clock>,
-    markets: Vec<MarketView>,
-    agents: Vec<AgentSlot>,
-    gate: RiskGate,
+    pub(super) config: EngineConfig,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) markets: Vec<MarketView>,
+    pub(super) agents: Vec<AgentSlot>,
+    pub(super) gate: RiskGate,
     /// Arena-wide state set by circuit breakers.
-    global_state: TradingState,
-    global_reason: Option<String>,
+    pub(super) global_state: TradingState,
+    pub(super) global_reason: Option<String>,
     /// Operator's arena-wide reduce-only switch.
-    global_reduce_only: bool,
+    pub(super) global_reduce_only: bool,
     /// When the kill switch was engaged; it stays latched until released by the operator.
-    kill_switch_ms: Option<i64>,
-    source: SourceSnapshot,
+    pub(super) kill_switch_ms: Option<i64>,
+    pub(super) source: SourceSnapshot,
     /// While warming up, candles and indicators update but agents are not asked.
-    warming: bool,
-    next_order_id: u64,
-    next_decision_id: u64,
-    next_request_id: u64,
-    next_sample_ms: Option<i64>,
-    log: Ring<LogEntry>,
-    counters: Counters,
-    snapshot_version: u64,
-    resumed: bool,
-    run_id: Option<i64>,
+    pub(super) warming: bool,
+    pub(super) next_order_id: u64,
+    pub(super) next_decision_id: u64,
+    pub(super) next_request_id: u64,
+    pub(super) next_sample_ms: Option<i64>,
+    pub(super) log: Ring<LogEntry>,
+    pub(super) counters: Counters,
+    pub(super) snapshot_version: u64,
+    pub(super) resumed: bool,
+    pub(super) run_id: Option<i64>,
+    /// Arena-wide breakers (equity of non-benchmark agents).
+    pub(super) arena_guard: EquityGuard,
+    /// Mark (or last) price of each market as `f64`, for the per-event breaker screen.
+    pub(super) marks_f: Vec<f64>,
+    pub(super) breaker_history: Ring<BreakerEvent>,
 }
 
 impl Engine {
@@ -123,11 +134,16 @@ impl Engine {
         gate: RiskGate,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let markets = instruments.into_iter().map(|i| MarketView::new(i, config.candle_history)).collect();
+        let markets: Vec<MarketView> =
+            instruments.into_iter().map(|i| MarketView::new(i, config.candle_history)).collect();
         let sample = config.equity_sample_ms;
+        let arena_start: Decimal = agents.iter().filter(|s| !s.benchmark).map(|s| s.balance).sum();
         let agents = agents
             .into_iter()
-            .map(|s| AgentSlot::new(s.id, s.driver, s.benchmark, s.symbols, s.balance, sample))
+            .map(|s| {
+                let limits = s.limits.unwrap_or_else(|| gate.limits().clone());
+                AgentSlot::new(s.id, s.driver, s.benchmark, s.symbols, s.balance, sample, limits)
+            })
             .collect();
         let source =
             SourceSnapshot { name: config.source.clone(), state: FeedState::Connecting, ..SourceSnapshot::default() };
@@ -135,7 +151,6 @@ impl Engine {
             log: Ring::new(config.log_capacity),
             config,
             clock,
-            markets,
             agents,
             gate,
             global_state: TradingState::Active,
@@ -152,6 +167,10 @@ impl Engine {
             snapshot_version: 0,
             resumed: false,
             run_id: None,
+            arena_guard: EquityGuard::new(decimal_to_f64(arena_start)),
+            marks_f: vec![0.0; markets.len()],
+            breaker_history: Ring::new(200),
+            markets,
         }
     }
 
@@ -207,6 +226,7 @@ impl Engine {
             EngineEvent::AgentReply(reply) => self.on_reply(reply, now, out),
             EngineEvent::Feed(status) => self.on_feed(status, now),
             EngineEvent::Tick => self.on_tick(now, out),
+            EngineEvent::LedgerFailed(detail) => self.persistence_failed(&detail, now, out),
         }
     }
 
@@ -247,6 +267,8 @@ impl Engine {
             let equity = slot.account.equity(&marks);
             let upnl = slot.account.unrealized_pnl(&marks);
             let eq = decimal_to_f64(equity);
+            slot.risk.guard.equity = eq;
+            slot.risk.guard.on_sample(ts, eq);
             slot.tracker.on_equity(ts, eq, !slot.account.is_flat());
             slot.curve.push(ts, eq);
             out.journal.push(JournalRecord::Equity(EquityRecord {
@@ -257,6 +279,9 @@ impl Engine {
                 unrealized_pnl: upnl,
             }));
         }
+        let arena: f64 = self.agents.iter().filter(|s| !s.benchmark).map(|s| s.risk.guard.equity).sum();
+        self.arena_guard.equity = arena;
+        self.arena_guard.on_sample(ts, arena);
     }
 
     fn on_tick(&mut self, now: i64, out: &mut Outputs) {
@@ -271,6 +296,7 @@ impl Engine {
         if self.warming {
             return;
         }
+        self.risk_tick(now, out);
         for a in 0..self.agents.len() {
             let due = match &self.agents[a].driver {
                 AgentDriver::Remote { next_due_ms, in_flight, .. } => {
@@ -398,7 +424,16 @@ impl Engine {
             return;
         }
         m.last_event_ms = Some(m.last_event_ms.map_or(ts, |t| t.max(ts)));
+        if closed.contains(Timeframe::M1)
+            && let Some(c) = m.series.last_closed(Timeframe::M1)
+        {
+            m.vol.update(c.close);
+        }
         self.counters.market_events += 1;
+        if !self.warming {
+            // Breakers and protection first: a trip on this event blocks decisions made on it.
+            self.after_market_risk(i, now, out);
+        }
         if !closed.is_empty() {
             self.run_rule_agents(i, closed, now, out);
         }
@@ -774,7 +809,7 @@ impl Engine {
                     Decimal::ONE,
                     OrderPurpose::Exit,
                 );
-                self.submit(a, request, Some(decision_id), now, out)
+                self.submit(a, request, Some(decision_id), now, out).0
             }
             Signal::BuyToEnter | Signal::SellToEnter => {
                 let side = if p.signal == Signal::BuyToEnter { Side::Buy } else { Side::Sell };
@@ -811,7 +846,7 @@ impl Engine {
                         ));
                     }
                 }
-                let request = self.new_request(
+                let mut request = self.new_request(
                     a,
                     p.symbol,
                     side,
@@ -821,12 +856,15 @@ impl Engine {
                     p.leverage,
                     OrderPurpose::Entry,
                 );
-                let outcome = self.submit(a, request, Some(decision_id), now, out);
-                if let ProposalOutcome::Submitted { order } = outcome {
+                request.stop_loss = p.stop_loss;
+                request.take_profit = p.profit_target;
+                let (outcome, approved) = self.submit(a, request, Some(decision_id), now, out);
+                if let (ProposalOutcome::Submitted { order }, Some(approved)) = (&outcome, approved) {
+                    let order = *order;
                     let plan = ExitPlan {
                         symbol: p.symbol,
-                        stop_loss: p.stop_loss,
-                        profit_target: p.profit_target,
+                        stop_loss: approved.stop_loss,
+                        profit_target: approved.take_profit,
                         invalidation: p.invalidation_condition.clone(),
                         rationale: p.justification.clone(),
                         confidence: p.confidence,
@@ -843,7 +881,7 @@ impl Engine {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn new_request(
+    pub(super) fn new_request(
         &mut self,
         a: usize,
         symbol: Symbol,
@@ -856,7 +894,19 @@ impl Engine {
     ) -> OrderRequest {
         let id = OrderId(self.next_order_id);
         self.next_order_id += 1;
-        OrderRequest { id, agent: self.agents[a].id, symbol, side, qty, kind, reduce_only, leverage, purpose }
+        OrderRequest {
+            id,
+            agent: self.agents[a].id,
+            symbol,
+            side,
+            qty,
+            kind,
+            reduce_only,
+            leverage,
+            purpose,
+            stop_loss: None,
+            take_profit: None,
+        }
     }
 
     /// The arena-wide state: breakers, the kill switch and the operator's reduce-only switch.
@@ -881,36 +931,51 @@ impl Engine {
         s
     }
 
-    /// Sends a request through the risk gate.
-    fn submit(
+    /// Sends a request through the risk gate. Returns the outcome and, when approved, the order
+    /// as approved (normalised, possibly with a default stop).
+    pub(super) fn submit(
         &mut self,
         a: usize,
         request: OrderRequest,
         decision_id: Option<u64>,
         now: i64,
         out: &mut Outputs,
-    ) -> ProposalOutcome {
+    ) -> (ProposalOutcome, Option<OrderRequest>) {
+        let context = self.risk_context(a, request.symbol, now);
+        let agent_originated = matches!(request.purpose, OrderPurpose::Entry | OrderPurpose::Exit);
         let markets = &self.markets;
         let marks = |s: Symbol| markets.iter().find(|m| m.symbol() == s).and_then(MarketView::mark_or_last);
         let market = markets.iter().find(|m| m.symbol() == request.symbol);
+        let slot = &self.agents[a];
         let view = RiskView {
             instrument: market.map(|m| &m.instrument),
-            account: Some(&self.agents[a].account),
+            account: Some(&slot.account),
             price: market.and_then(MarketView::mark_or_last),
             marks: &marks,
             state: self.effective_state(a),
+            limits: Some(&slot.limits),
+            counts_for_arena: !slot.benchmark,
+            context,
         };
-        match self.gate.check(&view, request) {
+        let result = self.gate.check(&view, request);
+        match result {
             Ok(approved) => {
-                let order = approved.inner().id;
+                let order = approved.inner().clone();
                 self.counters.orders += 1;
                 out.orders.push(approved);
-                ProposalOutcome::Submitted { order }
+                if agent_originated {
+                    self.agents[a].risk.order_times.push_back(now);
+                    self.record_order_outcome(a, false, now, out);
+                }
+                (ProposalOutcome::Submitted { order: order.id }, Some(order))
             }
             Err(refused) => {
                 let outcome = ProposalOutcome::Refused { code: refused.code, message: refused.message.clone() };
                 self.record_refusal(a, decision_id, refused, now, out);
-                outcome
+                if agent_originated {
+                    self.record_order_outcome(a, true, now, out);
+                }
+                (outcome, None)
             }
         }
     }
@@ -958,6 +1023,9 @@ impl Engine {
             }
             ExecEvent::Rejected { order, reason } => {
                 self.counters.venue_rejections += 1;
+                if matches!(order.request.purpose, OrderPurpose::Entry | OrderPurpose::Exit) {
+                    self.record_order_outcome(a, true, now, out);
+                }
                 let slot = &mut self.agents[a];
                 slot.pending_entries.retain(|e| e.order != order.request.id);
                 slot.open_orders.retain(|o| o.request.id != order.request.id);
@@ -1019,8 +1087,10 @@ impl Engine {
             }
             ExecEvent::Funding { symbol, amount, rate, .. } => {
                 self.counters.funding_payments += 1;
+                let markets = &self.markets;
                 let slot = &mut self.agents[a];
                 slot.account.apply_funding(symbol, amount);
+                slot.risk.shadow.refresh(&slot.account, |s| markets.iter().position(|m| m.symbol() == s));
                 self.log.push(LogEntry {
                     ts_ms: now,
                     agent: Some(slot.id),
@@ -1044,8 +1114,10 @@ impl Engine {
             self.counters.liquidations += 1;
         }
         let symbol = fill.symbol;
+        let markets = &self.markets;
         let slot = &mut self.agents[a];
         let effect = slot.account.apply_fill(&fill, leverage);
+        slot.risk.shadow.refresh(&slot.account, |s| markets.iter().position(|m| m.symbol() == s));
         slot.tracker.on_fee(decimal_to_f64(fill.fee));
         if let Some(o) = slot.open_orders.iter_mut().find(|o| o.request.id == fill.order_id) {
             o.filled_qty += fill.qty;
@@ -1064,8 +1136,14 @@ impl Engine {
             outcome: None,
             decision_id: None,
         });
+        let mut closed_net = None;
         if let Some(trade) = effect.closed {
             slot.tracker.on_trade(&trade);
+            closed_net = Some(trade.net_pnl);
+            slot.risk.set_last_close(symbol, trade.side, now);
+            if fill.purpose == OrderPurpose::StopLoss {
+                slot.risk.set_stop_out(symbol, now);
+            }
             let pct = if trade.entry_price > Decimal::ZERO && trade.max_qty > Decimal::ZERO {
                 decimal_to_f64(trade.net_pnl / (trade.entry_price * trade.max_qty) * Decimal::ONE_HUNDRED)
             } else {
@@ -1101,6 +1179,10 @@ impl Engine {
         }
         if self.agents[a].account.qty(symbol).is_zero() {
             self.retire_plan(a, symbol, "position closed", out);
+            self.agents[a].risk.unprotected_since.retain(|(s, _)| *s != symbol);
+        }
+        if let Some(net) = closed_net {
+            self.record_trade_result(a, net, now, out);
         }
     }
 
@@ -1120,7 +1202,7 @@ impl Engine {
                 Decimal::ONE,
                 OrderPurpose::StopLoss,
             );
-            if let ProposalOutcome::Submitted { order } = self.submit(a, req, plan.decision_id, now, out) {
+            if let (ProposalOutcome::Submitted { order }, _) = self.submit(a, req, plan.decision_id, now, out) {
                 plan.stop_order = Some(order);
             }
         }
@@ -1135,7 +1217,7 @@ impl Engine {
                 Decimal::ONE,
                 OrderPurpose::TakeProfit,
             );
-            if let ProposalOutcome::Submitted { order } = self.submit(a, req, plan.decision_id, now, out) {
+            if let (ProposalOutcome::Submitted { order }, _) = self.submit(a, req, plan.decision_id, now, out) {
                 plan.target_order = Some(order);
             }
         }
@@ -1235,6 +1317,13 @@ impl Engine {
                 }
                 format!("latched; {}", sent.join("; "))
             }
+            Command::ReleaseBreakers { agent } => match agent {
+                Some(id) => match self.agent_index(*id) {
+                    Some(a) => self.release_breakers(Some(a), now, out),
+                    None => format!("no agent named {id}"),
+                },
+                None => self.release_breakers(None, now, out),
+            },
             Command::ReleaseKillSwitch => {
                 if self.kill_switch_ms.is_none() {
                     "the kill switch is not engaged".to_owned()
@@ -1272,7 +1361,7 @@ impl Engine {
     }
 
     /// Records the current state flags of one agent (or the arena) in the ledger.
-    fn journal_state(&mut self, a: Option<usize>, reason: &str, now: i64, out: &mut Outputs) {
+    pub(super) fn journal_state(&mut self, a: Option<usize>, reason: &str, now: i64, out: &mut Outputs) {
         let record = match a {
             Some(a) => {
                 let slot = &self.agents[a];
@@ -1317,7 +1406,7 @@ impl Engine {
     }
 
     /// Cancels an agent's orders and closes its positions (optionally one symbol only).
-    fn flatten(&mut self, a: usize, only: Option<Symbol>, now: i64, out: &mut Outputs) -> String {
+    pub(super) fn flatten(&mut self, a: usize, only: Option<Symbol>, now: i64, out: &mut Outputs) -> String {
         let id = self.agents[a].id;
         let mut cancels = 0;
         for o in &self.agents[a].open_orders {
@@ -1347,7 +1436,7 @@ impl Engine {
                 Decimal::ONE,
                 OrderPurpose::Flatten,
             );
-            if let ProposalOutcome::Submitted { .. } = self.submit(a, req, None, now, out) {
+            if let (ProposalOutcome::Submitted { .. }, _) = self.submit(a, req, None, now, out) {
                 closes += 1;
             }
         }
@@ -1370,6 +1459,7 @@ impl Engine {
                 benchmark: s.benchmark,
                 metrics: s.tracker.metrics(),
                 refusals: s.refusals.clone(),
+                breaker_trips: s.risk.trip_counts.clone(),
                 decisions: s.decisions,
             })
             .collect()
@@ -1452,7 +1542,23 @@ impl Engine {
                     pause_reason: s.pause_reason.clone(),
                     stats: s.stats.clone(),
                     history: s.history.iter().cloned().collect(),
-                    gauges: agent_gauges(&s.account, equity, &marks, max_lev),
+                    gauges: {
+                        let mut g = agent_gauges(&s.account, equity, &marks, max_lev);
+                        let guard = &s.risk.guard;
+                        g.push(Gauge {
+                            name: "daily loss".into(),
+                            value: guard.daily_loss_pct().max(0.0),
+                            limit: s.limits.daily_loss_limit_pct,
+                            unit: "%".into(),
+                        });
+                        g.push(Gauge {
+                            name: "drawdown".into(),
+                            value: guard.drawdown_pct(),
+                            limit: s.limits.max_drawdown_pct,
+                            unit: "%".into(),
+                        });
+                        g
+                    },
                 }
             })
             .collect();
@@ -1480,22 +1586,89 @@ impl Engine {
 
 impl Engine {
     fn risk_snapshot(&self, agents: &[AgentSnapshot], max_lev: f64) -> RiskSnapshot {
-        let limits = vec![LimitView {
-            name: "max_leverage".into(),
-            value: self.gate.limits().max_leverage.to_string(),
-            description: "highest leverage any order may use (venue maximum also applies)".into(),
-        }];
+        let l = self.gate.limits();
+        let arena = self.gate.arena();
+        let opt = |v: Option<f64>| v.map_or_else(|| "off".to_owned(), |v| v.to_string());
+        let lim = |name: &str, value: String, description: &str| LimitView {
+            name: name.to_owned(),
+            value,
+            description: description.to_owned(),
+        };
+        let limits = vec![
+            lim(
+                "max_leverage",
+                l.max_leverage.to_string(),
+                "highest leverage (venue maximum and volatility cap also apply)",
+            ),
+            lim(
+                "target_volatility_pct",
+                l.target_volatility_pct.to_string(),
+                "leverage cap = target / realised volatility",
+            ),
+            lim("require_stop_loss", l.require_stop_loss.to_string(), "every entry needs a stop-loss"),
+            lim("default_stop_atr", opt(l.default_stop_atr), "default stop in ATR(14, 15m) multiples"),
+            lim("max_risk_per_trade_pct", l.max_risk_per_trade_pct.to_string(), "loss at the stop, % of equity"),
+            lim("min_reward_risk", opt(l.min_reward_risk), "minimum target/stop distance ratio"),
+            lim("price_band_pct", l.price_band_pct.to_string(), "order prices within this % of the mark"),
+            lim("max_position_notional", l.max_position_notional.to_string(), "per symbol, USDT"),
+            lim("max_symbol_allocation_pct", l.max_symbol_allocation_pct.to_string(), "per symbol, % of equity"),
+            lim("max_gross_exposure_x", l.max_gross_exposure_x.to_string(), "Σ|notional| / equity"),
+            lim("max_net_exposure_x", l.max_net_exposure_x.to_string(), "|Σ notional| / equity"),
+            lim("max_open_positions", l.max_open_positions.to_string(), "per agent"),
+            lim("max_orders_per_minute", l.max_orders_per_minute.to_string(), "agent orders per rolling minute"),
+            lim("stop_out_cooldown_min", l.stop_out_cooldown_min.to_string(), "no re-entry after a stop-out"),
+            lim("min_reversal_min", l.min_reversal_min.to_string(), "no reversal after a close (flip-flop)"),
+            lim("daily_loss_limit_pct", l.daily_loss_limit_pct.to_string(), "breaker: halt + flatten agent"),
+            lim("max_drawdown_pct", l.max_drawdown_pct.to_string(), "breaker: halt + flatten agent"),
+            lim("max_consecutive_losses", l.max_consecutive_losses.to_string(), "breaker: reduce-only"),
+            lim(
+                "max_refusal_rate_pct",
+                format!("{} over {}", l.max_refusal_rate_pct, l.refusal_window),
+                "breaker: reduce-only",
+            ),
+            lim("unprotected_grace_secs", l.unprotected_grace_secs.to_string(), "close positions without a live stop"),
+            lim(
+                "arena.max_gross_exposure_x",
+                arena.max_gross_exposure_x.to_string(),
+                "all agents: Σ|notional| / equity",
+            ),
+            lim("arena.max_symbol_notional", arena.max_symbol_notional.to_string(), "all agents, one symbol, USDT"),
+            lim("arena.daily_loss_limit_pct", arena.daily_loss_limit_pct.to_string(), "breaker: halt + flatten all"),
+            lim("arena.max_drawdown_pct", arena.max_drawdown_pct.to_string(), "breaker: halt + flatten all"),
+            lim("arena.stale_data_secs", arena.stale_data_secs.to_string(), "breaker: arena reduce-only"),
+        ];
         let (gross, equity) = agents
             .iter()
             .filter(|a| !a.benchmark)
             .fold((0.0, 0.0), |(g, e), a| (g + decimal_to_f64(a.gross_exposure), e + decimal_to_f64(a.equity)));
-        let gauges = vec![Gauge {
-            name: "leverage".into(),
-            value: if equity > 0.0 { gross / equity } else { 0.0 },
-            limit: max_lev,
-            unit: "x".into(),
-        }];
-        RiskSnapshot { limits, gauges, breakers: Vec::new(), history: Vec::new() }
+        let g = &self.arena_guard;
+        let gauges = vec![
+            Gauge {
+                name: "leverage".into(),
+                value: if equity > 0.0 { gross / equity } else { 0.0 },
+                limit: max_lev,
+                unit: "x".into(),
+            },
+            Gauge {
+                name: "gross exposure".into(),
+                value: if equity > 0.0 { gross / equity } else { 0.0 },
+                limit: arena.max_gross_exposure_x,
+                unit: "x".into(),
+            },
+            Gauge {
+                name: "daily loss".into(),
+                value: g.daily_loss_pct().max(0.0),
+                limit: arena.daily_loss_limit_pct,
+                unit: "%".into(),
+            },
+            Gauge { name: "drawdown".into(), value: g.drawdown_pct(), limit: arena.max_drawdown_pct, unit: "%".into() },
+        ];
+        RiskSnapshot {
+            limits,
+            gauges,
+            breakers: self.breaker_views(),
+            history: self.breaker_history.iter().cloned().collect(),
+        }
     }
 }
 

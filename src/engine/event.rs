@@ -24,6 +24,8 @@ pub enum EngineEvent {
     Feed(FeedStatus),
     /// Time passed (timers: sampling, candle closes in quiet markets, agent cadences).
     Tick,
+    /// The ledger could not commit: no new risk until the operator releases the breaker.
+    LedgerFailed(String),
 }
 
 /// Operator intents from the keyboard, the command line or `ctl`.
@@ -63,6 +65,11 @@ pub enum Command {
     KillSwitch,
     /// Unlatch the kill switch; refused until every account is confirmed flat.
     ReleaseKillSwitch,
+    /// Release every tripped circuit breaker of one agent or (`None`) of the arena; they re-arm
+    /// from the current equity.
+    ReleaseBreakers {
+        agent: Option<AgentId>,
+    },
 }
 
 impl Command {
@@ -80,6 +87,8 @@ impl Command {
             Command::CancelOrder { agent, order } => format!("cancel order #{order} of {agent}"),
             Command::KillSwitch => "KILL SWITCH".into(),
             Command::ReleaseKillSwitch => "release kill switch".into(),
+            Command::ReleaseBreakers { agent: Some(a) } => format!("release breakers of {a}"),
+            Command::ReleaseBreakers { agent: None } => "release arena breakers".into(),
         }
     }
 }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::agents::{Decision, Proposal};
 use crate::domain::{AgentId, OrderId, OrderRequest, Symbol};
+use crate::engine::guard::{BreakerAction, BreakerKind};
 use crate::engine::state::ExitPlan;
 use crate::risk::{RefusalCode, TradingState};
 
@@ -19,6 +20,19 @@ pub enum JournalRecord {
     Command(CommandRecord),
     StateChange(StateChangeRecord),
     Plan(PlanRecord),
+    Breaker(BreakerRecord),
+}
+
+/// A circuit breaker tripped or released.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BreakerRecord {
+    pub ts_ms: i64,
+    /// `None` for arena-wide breakers.
+    pub agent: Option<AgentId>,
+    pub breaker: BreakerKind,
+    pub tripped: bool,
+    pub action: BreakerAction,
+    pub detail: String,
 }
 
 /// An exit plan installed (`plan` set) or retired (`plan` empty) for an agent's position.

@@ -1,8 +1,10 @@
 //! The engine: the single writer of trading state, its inputs, outputs and snapshots.
 
+mod breakers;
 mod core;
 pub mod driver;
 pub mod event;
+pub mod guard;
 pub mod journal;
 pub mod request;
 pub mod runner;

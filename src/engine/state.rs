@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use crate::agents::RuleAgent;
 use crate::analytics::PerformanceTracker;
 use crate::domain::{Account, AgentId, ClosedTrade, Order, OrderId, Price, Symbol};
+use crate::engine::guard::AgentRisk;
 use crate::engine::journal::DecisionRecord;
-use crate::risk::{RefusalCode, TradingState};
+use crate::risk::{RefusalCode, RiskLimits, TradingState};
 
 /// A bounded FIFO: pushing past the capacity drops the oldest item.
 #[derive(Debug, Clone)]
@@ -170,6 +171,10 @@ pub struct AgentSlot {
     pub reduce_only: bool,
     /// State set by this agent's circuit breakers.
     pub state: TradingState,
+    /// This agent's effective risk limits.
+    pub limits: RiskLimits,
+    /// Breakers and the facts the gate needs.
+    pub risk: AgentRisk,
     /// Orders the venue accepted and that are not terminal yet.
     pub open_orders: Vec<Order>,
     pub plans: Vec<ExitPlan>,
@@ -191,6 +196,7 @@ impl AgentSlot {
         symbols: Vec<Symbol>,
         balance: Decimal,
         sample_ms: i64,
+        limits: RiskLimits,
     ) -> Self {
         let start = crate::analytics::decimal_to_f64(balance);
         Self {
@@ -208,6 +214,8 @@ impl AgentSlot {
             history: Ring::new(50),
             reduce_only: false,
             state: TradingState::Active,
+            limits,
+            risk: AgentRisk::new(balance),
             open_orders: Vec::new(),
             plans: Vec::new(),
             pending_entries: Vec::new(),

@@ -3,8 +3,10 @@
 //! enforces it: `RiskApproved` can only be built inside this module.
 
 mod gate;
+pub mod limits;
 
-pub use gate::{RiskGate, RiskLimits, RiskView};
+pub use gate::{RiskContext, RiskGate, RiskView};
+pub use limits::{ArenaLimits, RiskLimits};
 
 use serde::{Deserialize, Serialize};
 
@@ -43,22 +45,60 @@ pub struct RiskRefused {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RefusalCode {
+    /// The symbol is not a configured instrument.
     UnknownSymbol,
+    /// The agent has no account.
     UnknownAccount,
+    /// Quantity not positive, below one lot, or out of range.
     InvalidQuantity,
+    /// A price is not positive or a stop/target is on the wrong side.
     InvalidPrice,
+    /// No price for the symbol yet.
     NoMarketPrice,
+    /// Below the venue's minimum order notional.
     BelowMinNotional,
+    /// Leverage above the (volatility-scaled) cap.
     LeverageAboveMax,
+    /// Not enough available margin (or no equity).
     InsufficientMargin,
+    /// A reduce-only order would add to or flip the position.
     ReduceOnlyWouldIncrease,
+    /// Selling spot without holdings.
     ShortNotAllowed,
-    /// The agent or the arena is not allowed to open risk right now (paused, halted, reducing).
+    /// The agent or the arena is not allowed to open risk (reduce-only, halted, kill switch).
     TradingState,
+    /// An entry while a position in the symbol is open.
+    PositionExists,
+    /// An entry without a stop-loss.
+    MissingStopLoss,
+    /// The loss at the stop exceeds the per-trade limit.
+    RiskPerTrade,
+    /// Reward/risk below the configured minimum.
+    RewardRisk,
+    /// A limit, trigger, stop or target price too far from the mark.
+    PriceBand,
+    /// Position notional above the per-symbol limit.
+    PositionLimit,
+    /// Position notional above the per-symbol share of equity.
+    AllocationLimit,
+    /// Too many open positions.
+    MaxOpenPositions,
+    /// Gross exposure above its limit.
+    GrossExposure,
+    /// Net exposure above its limit.
+    NetExposure,
+    /// Arena-wide gross or per-symbol exposure above its limit.
+    ArenaExposure,
+    /// Too many orders in the last minute.
+    RateLimited,
+    /// Re-entry too soon after a stop-out.
+    Cooldown,
+    /// Reversal too soon after closing (flip-flop guard).
+    Reversal,
 }
 
 impl RefusalCode {
-    pub const ALL: [RefusalCode; 11] = [
+    pub const ALL: [RefusalCode; 25] = [
         RefusalCode::UnknownSymbol,
         RefusalCode::UnknownAccount,
         RefusalCode::InvalidQuantity,
@@ -70,6 +110,20 @@ impl RefusalCode {
         RefusalCode::ReduceOnlyWouldIncrease,
         RefusalCode::ShortNotAllowed,
         RefusalCode::TradingState,
+        RefusalCode::PositionExists,
+        RefusalCode::MissingStopLoss,
+        RefusalCode::RiskPerTrade,
+        RefusalCode::RewardRisk,
+        RefusalCode::PriceBand,
+        RefusalCode::PositionLimit,
+        RefusalCode::AllocationLimit,
+        RefusalCode::MaxOpenPositions,
+        RefusalCode::GrossExposure,
+        RefusalCode::NetExposure,
+        RefusalCode::ArenaExposure,
+        RefusalCode::RateLimited,
+        RefusalCode::Cooldown,
+        RefusalCode::Reversal,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -85,6 +139,20 @@ impl RefusalCode {
             RefusalCode::ReduceOnlyWouldIncrease => "reduce_only_would_increase",
             RefusalCode::ShortNotAllowed => "short_not_allowed",
             RefusalCode::TradingState => "trading_state",
+            RefusalCode::PositionExists => "position_exists",
+            RefusalCode::MissingStopLoss => "missing_stop_loss",
+            RefusalCode::RiskPerTrade => "risk_per_trade",
+            RefusalCode::RewardRisk => "reward_risk",
+            RefusalCode::PriceBand => "price_band",
+            RefusalCode::PositionLimit => "position_limit",
+            RefusalCode::AllocationLimit => "allocation_limit",
+            RefusalCode::MaxOpenPositions => "max_open_positions",
+            RefusalCode::GrossExposure => "gross_exposure",
+            RefusalCode::NetExposure => "net_exposure",
+            RefusalCode::ArenaExposure => "arena_exposure",
+            RefusalCode::RateLimited => "rate_limited",
+            RefusalCode::Cooldown => "cooldown",
+            RefusalCode::Reversal => "reversal",
         }
     }
 }

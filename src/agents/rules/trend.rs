@@ -38,12 +38,12 @@ pub struct TrendParams {
 impl Default for TrendParams {
     fn default() -> Self {
         Self {
-            timeframe: Timeframe::M15,
-            filter_timeframe: Timeframe::H1,
+            timeframe: Timeframe::H1,
+            filter_timeframe: Timeframe::H4,
             risk_per_trade_pct: Decimal::ONE,
             stop_atr: 2.0,
             reward_risk: 2.0,
-            leverage: Decimal::from(3),
+            leverage: Decimal::from(2),
             max_allocation_pct: Decimal::from(50),
             allow_short: true,
         }
@@ -185,7 +185,11 @@ impl RuleAgent for Trend {
         let target = price_from_f64(entry_f + dir * dist * p.reward_risk, inst)?;
         let equity = ctx.equity();
         let risk = equity * p.risk_per_trade_pct / Decimal::ONE_HUNDRED;
-        let max_notional = equity * p.leverage * p.max_allocation_pct / Decimal::ONE_HUNDRED;
+        // Within the allocation, and within the margin actually available (keeping 5 % spare
+        // for fees and adverse moves).
+        let by_allocation = equity * p.leverage * p.max_allocation_pct / Decimal::ONE_HUNDRED;
+        let by_margin = ctx.available().max(Decimal::ZERO) * p.leverage * Decimal::new(95, 2);
+        let max_notional = by_allocation.min(by_margin);
         let qty = risk_sized_qty(risk, entry, stop, max_notional, inst);
         if qty.is_zero() {
             return Some(Decision {
