@@ -94,12 +94,16 @@ impl Instrument {
 }
 
 /// Rounds `value` to a multiple of `step` with the given strategy; a zero step leaves it as is.
+///
+/// Values too large to divide by the step (absurd, untrusted input) are returned unchanged:
+/// callers validate magnitudes, and rounding must never panic or grow a size.
 pub fn round_to_step(value: Decimal, step: Decimal, strategy: RoundingStrategy) -> Decimal {
     if step.is_zero() {
         return value;
     }
-    let units = (value / step).round_dp_with_strategy(0, strategy);
-    (units * step).normalize()
+    let Some(units) = value.checked_div(step) else { return value };
+    let units = units.round_dp_with_strategy(0, strategy);
+    units.checked_mul(step).map_or(value, |v| v.normalize())
 }
 
 #[cfg(test)]
@@ -118,5 +122,6 @@ mod tests {
         assert!(!btc.on_tick(dec!(100.35)));
         assert!(btc.on_lot(dec!(1.234)));
         assert!(!btc.on_lot(dec!(1.2345)));
+        assert_eq!(btc.floor_qty(Decimal::MAX), Decimal::MAX, "absurd values pass through unchanged, no panic");
     }
 }

@@ -971,8 +971,11 @@ impl Engine {
             }
             Err(refused) => {
                 let outcome = ProposalOutcome::Refused { code: refused.code, message: refused.message.clone() };
+                // Refusals caused by the trading state (a halt, reduce-only) say nothing about the
+                // agent's own order quality: they do not feed its refusal-rate breaker.
+                let counts = agent_originated && refused.code != RefusalCode::TradingState;
                 self.record_refusal(a, decision_id, refused, now, out);
-                if agent_originated {
+                if counts {
                     self.record_order_outcome(a, true, now, out);
                 }
                 (outcome, None)

@@ -223,10 +223,10 @@ impl RiskGate {
         }
         let venue_max = if inst.is_perp() { inst.max_leverage } else { Decimal::ONE };
         let cap = Self::leverage_cap(limits, venue_max, view.context.realized_vol_pct);
-        if request.leverage <= Decimal::ZERO || request.leverage > cap {
+        if request.leverage < Decimal::ONE || request.leverage > cap {
             let vol = view.context.realized_vol_pct.map_or_else(|| "unknown".to_owned(), |v| format!("{v:.0}%"));
             let msg = format!(
-                "leverage {} is above the cap {cap} (target vol {}% / realised vol {vol}, venue max {venue_max}, limit {})",
+                "leverage {} is outside 1..={cap} (cap = target vol {}% / realised vol {vol}, venue max {venue_max}, limit {})",
                 request.leverage, limits.target_volatility_pct, limits.max_leverage
             );
             return Err(refuse(RefusalCode::LeverageAboveMax, msg, request));
