@@ -348,7 +348,7 @@ fn long_tape() -> Vec<MarketEvent> {
     // A deterministic zig-zag market with trends both ways.
     let mut p = dec!(60000);
     let mut out = Vec::new();
-    for m in 0..600 {
+    for m in 0..900 {
         let step = Decimal::from((m * 37) % 23 - 11) * dec!(7.5) + if (m / 100) % 2 == 0 { dec!(4) } else { dec!(-4) };
         let o = p;
         p += step;
@@ -361,7 +361,7 @@ fn long_tape() -> Vec<MarketEvent> {
 fn run_tape() -> (String, String) {
     let script: Vec<(i64, Decision)> = (0..20)
         .map(|k| {
-            let t = (10 + k * 25) * MIN;
+            let t = (10 + k * 40) * MIN;
             let d = if k % 2 == 0 {
                 if k % 4 == 0 {
                     entry(Signal::BuyToEnter, dec!(0.05), Some(dec!(57000)), None, dec!(1))
