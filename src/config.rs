@@ -10,6 +10,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::agents::baseline::BuyAndHoldParams;
+use crate::agents::rules::random::RandomParams;
 use crate::agents::rules::trend::TrendParams;
 use crate::domain::{AgentId, Symbol};
 use crate::execution::paper::PaperConfig;
@@ -186,6 +187,7 @@ impl Default for LoggingConfig {
 pub enum AgentKind {
     BuyAndHold,
     Trend,
+    Random,
 }
 
 impl AgentKind {
@@ -193,6 +195,7 @@ impl AgentKind {
         match self {
             AgentKind::BuyAndHold => "buy_and_hold",
             AgentKind::Trend => "trend",
+            AgentKind::Random => "random",
         }
     }
 }
@@ -249,6 +252,7 @@ fn default_agents() -> Vec<AgentConfig> {
 pub enum StrategyParams {
     BuyAndHold(BuyAndHoldParams),
     Trend(TrendParams),
+    Random(RandomParams),
 }
 
 impl AgentConfig {
@@ -269,6 +273,11 @@ impl AgentConfig {
                 let p: TrendParams = table.try_into().map_err(parse_err)?;
                 p.validate().map_err(|m| invalid(&key, m))?;
                 Ok(StrategyParams::Trend(p))
+            }
+            AgentKind::Random => {
+                let p: RandomParams = table.try_into().map_err(parse_err)?;
+                p.validate().map_err(|m| invalid(&key, m))?;
+                Ok(StrategyParams::Random(p))
             }
         }
     }

@@ -243,6 +243,7 @@ fn ticks_respect_grid_spreads_ids_and_time_order() {
         cfg.symbols.iter().map(|s| (s.instrument.symbol, s.instrument.clone())).collect();
     let mut sim = SimMarket::new(cfg).unwrap();
     let mut last_id: BTreeMap<Symbol, u64> = BTreeMap::new();
+    let mut minute_prints: BTreeMap<Symbol, (Decimal, Decimal, Decimal, Decimal, Decimal)> = BTreeMap::new();
     let mut last_mid: BTreeMap<Symbol, f64> = BTreeMap::new();
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     let mut prev_now = sim.now_ms();
@@ -277,6 +278,8 @@ fn ticks_respect_grid_spreads_ids_and_time_order() {
                     last_mid.insert(e.symbol, mid);
                 }
                 MarketData::Trade { price, qty, trade_id, .. } => {
+                    let m = minute_prints.entry(e.symbol).or_insert((price, price, price, price, Decimal::ZERO));
+                    *m = (m.0, m.1.max(price), m.2.min(price), price, m.4 + qty);
                     assert!(price > Decimal::ZERO && inst.on_tick(price));
                     assert!(qty > Decimal::ZERO && inst.on_lot(qty));
                     let prev = last_id.insert(e.symbol, trade_id).unwrap_or(0);
@@ -297,6 +300,17 @@ fn ticks_respect_grid_spreads_ids_and_time_order() {
                     assert_eq!(e.ts_ms % MINUTE, 0, "marks fall on minute ends");
                     assert!(mark > Decimal::ZERO && inst.on_tick(mark));
                 }
+                MarketData::Bar(b) => {
+                    // The closed candle of exactly this minute's prints.
+                    assert_eq!(e.ts_ms % MINUTE, 0, "bars close on minute ends");
+                    assert_eq!(b.open_ms + MINUTE, e.ts_ms);
+                    match minute_prints.remove(&e.symbol) {
+                        Some((o, h, l, c, v)) => {
+                            assert_eq!((b.open, b.high, b.low, b.close, b.volume), (o, h, l, c, v))
+                        }
+                        None => assert!(b.volume.is_zero() && b.open == b.close && b.high == b.low),
+                    }
+                }
                 ref other => panic!("unexpected event {other:?}"),
             }
         }
@@ -305,6 +319,7 @@ fn ticks_respect_grid_spreads_ids_and_time_order() {
     let minutes = 120;
     assert_eq!(counts["quote"], 3 * 2 * 60 * minutes);
     assert_eq!(counts["mark"], 3 * minutes);
+    assert_eq!(counts["bar"], 3 * minutes);
     // 60 prints a minute per symbol at average volume; the calendar, volatility and big
     // moves make any two hours busier or quieter, but not by an order of magnitude.
     let trades = counts["trade"] as f64 / (3.0 * minutes as f64);

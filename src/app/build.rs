@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::agents::baseline::BuyAndHold;
+use crate::agents::rules::random::RandomTrader;
 use crate::agents::rules::trend::Trend;
 use crate::clock::ManualClock;
 use crate::config::{Config, StrategyParams};
@@ -30,6 +31,7 @@ pub fn build_agents(config: &Config) -> anyhow::Result<Vec<AgentSpec>> {
         let (driver, benchmark) = match a.strategy()? {
             StrategyParams::BuyAndHold(p) => (AgentDriver::Rule(Box::new(BuyAndHold::new(p))), true),
             StrategyParams::Trend(p) => (AgentDriver::Rule(Box::new(Trend::new(p))), false),
+            StrategyParams::Random(p) => (AgentDriver::Rule(Box::new(RandomTrader::new(p))), false),
         };
         specs.push(AgentSpec {
             id: a.name,

@@ -60,7 +60,6 @@ async fn run_async(config: Config, args: RunArgs) -> anyhow::Result<()> {
         driver.discard_records();
     }
     driver.engine.set_warming(false);
-    driver.engine.set_candle_input(CandleInput::Trades);
     tracing::info!(warmup_days = config.sim.warmup_days, "sim history generated; going live");
     sim.set_mode(SimMode::Ticks);
 

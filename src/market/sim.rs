@@ -46,8 +46,10 @@
 //!   whole minutes from `start_ms` rounded up; events are stamped at the minute's end.
 //! * [`SimMode::Ticks`]: each step advances `step_ms`; per symbol the trade prints of the
 //!   interval (Poisson, intensity ∝ volume, log-normal sizes, at the bid or ask of the
-//!   moment, aggressors leaning with the move, strictly increasing ids), a `Mark` at every
-//!   minute end crossed, and a `Quote` at the step's end (spread = `spread_bps`, widened in
+//!   moment, aggressors leaning with the move, strictly increasing ids), at every minute end
+//!   crossed the closed 1m `Bar` of that minute's prints (as an exchange's kline stream sends
+//!   it, so candles close on market events and recordings replay identically) and a `Mark`,
+//!   and a `Quote` at the step's end (spread = `spread_bps`, widened in
 //!   proportion to current/normal volatility, ≥ 1 tick). The intra-minute path is a Brownian
 //!   bridge to the *same* minute close as bars mode.
 //!
@@ -114,6 +116,10 @@ struct SimSym {
     /// Last close, as a tick count and as a price (the next bar's open).
     close_units: i64,
     close: Decimal,
+    /// Ticks mode: the minute's candle built from its own prints (open, high, low, close, volume).
+    prints: Option<(Decimal, Decimal, Decimal, Decimal, Decimal)>,
+    /// Ticks mode: the last print's price, which opens a minute without prints.
+    last_print: Option<Decimal>,
 }
 
 impl SimSym {
@@ -221,6 +227,8 @@ impl SimMarket {
                 intra,
                 close_units,
                 close,
+                prints: None,
+                last_print: None,
             });
         }
         let clock = config.start_ms + (MINUTE_MS - config.start_ms.rem_euclid(MINUTE_MS)) % MINUTE_MS;
@@ -311,11 +319,31 @@ impl SimMarket {
             let minute_end = open_ms + MINUTE_MS;
             let seg_end = target.min(minute_end);
             for s in &mut self.syms {
+                let from = out.len();
                 s.intra.segment(&s.book, &s.dynm, open_ms, seg_end - open_ms, out);
+                for e in &out[from..] {
+                    if let MarketData::Trade { price, qty, .. } = e.data {
+                        s.prints = Some(match s.prints {
+                            None => (price, price, price, price, qty),
+                            Some((o, h, l, _, v)) => (o, h.max(price), l.min(price), price, v + qty),
+                        });
+                        s.last_print = Some(price);
+                    }
+                }
             }
             self.clock = seg_end;
             if seg_end == minute_end {
-                for s in &self.syms {
+                for s in &mut self.syms {
+                    // The closed 1m candle of the prints, as an exchange's kline stream sends it.
+                    let (open, high, low, close, volume) = s.prints.take().unwrap_or_else(|| {
+                        let p = s.last_print.unwrap_or(s.close);
+                        (p, p, p, p, Decimal::ZERO)
+                    });
+                    out.push(MarketEvent {
+                        ts_ms: minute_end,
+                        symbol: s.book.symbol,
+                        data: MarketData::Bar(Bar { open_ms, interval_ms: MINUTE_MS, open, high, low, close, volume }),
+                    });
                     out.push(s.mark(minute_end));
                 }
                 self.minute_open = None;

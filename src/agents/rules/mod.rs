@@ -1,5 +1,6 @@
 //! The strategy library: rule agents, one file each, plus the sizing arithmetic they share.
 
+pub mod random;
 pub mod trend;
 
 use rust_decimal::Decimal;
