@@ -80,6 +80,16 @@ impl Driver {
         self.dispatch();
     }
 
+    /// Feeds history the venue already saw (a resumed run's market up to where it stopped): the
+    /// engine rebuilds candles and indicators; the venue is not asked to match anything.
+    pub fn on_market_history(&mut self, event: MarketEvent) {
+        if let Some(clock) = &self.market_clock {
+            clock.advance_to(event.ts_ms);
+        }
+        self.engine.process(EngineEvent::Market(event), &mut self.out);
+        self.dispatch();
+    }
+
     pub fn command(&mut self, command: Command) {
         self.engine.process(EngineEvent::Command(command), &mut self.out);
         self.dispatch();
@@ -117,6 +127,11 @@ impl Driver {
     /// Venue reports waiting to be committed (AfterCommit mode).
     pub fn take_uncommitted(&mut self) -> Vec<ExecEvent> {
         std::mem::take(&mut self.uncommitted)
+    }
+
+    /// True while venue reports wait for the ledger.
+    pub fn has_uncommitted(&self) -> bool {
+        !self.uncommitted.is_empty()
     }
 
     /// Engine ledger records produced so far.

@@ -7,11 +7,13 @@ pub mod event;
 pub mod guard;
 pub mod journal;
 pub mod request;
+mod restore;
 pub mod runner;
 pub mod snapshot;
 pub mod state;
 
 pub use self::core::{AgentReport, AgentSpec, Engine, EngineConfig};
 pub use driver::{Driver, Durability};
+pub use restore::{RestoreData, RestoreReport};
 pub use event::{AgentReply, Command, EngineEvent, FeedState, FeedStatus, Outputs, ReplyMeta};
 pub use snapshot::Snapshot;

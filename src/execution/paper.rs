@@ -708,6 +708,18 @@ impl ExecutionClient for PaperExchange {
         self.resting_orders().cloned().collect()
     }
 
+    fn restore_state(&mut self, accounts: &[Account], open_orders: &[Order]) {
+        for a in accounts {
+            self.restore_account(a.clone());
+        }
+        for o in open_orders {
+            // Market orders never rest; anything else that was open rests again.
+            if o.request.kind != OrderKind::Market {
+                self.restore_order(o.clone());
+            }
+        }
+    }
+
     fn on_market(&mut self, event: &MarketEvent, out: &mut Vec<ExecEvent>) {
         let Some(i) = self.index(event.symbol) else { return };
         let ts = event.ts_ms;
