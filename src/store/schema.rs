@@ -267,7 +267,9 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     )
     .map_err(StoreError::sqlite(path, "cannot open the ledger for writing"))?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(StoreError::sqlite(path, "cannot set busy_timeout"))?;
-    // The first read of a damaged or foreign file fails here, with a message that says so.
+    // Nothing is written (not even the journal mode) before the file is known to be a ledger
+    // this binary can use: another application's database or a newer ledger stays untouched.
+    preflight(&conn, path, current_version())?;
     let mode: String =
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).map_err(|e| not_a_ledger(path, e))?;
     if !mode.eq_ignore_ascii_case("wal") {
@@ -313,6 +315,30 @@ pub fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// Refuses files that are not ledgers (or are newer than `supported`) without writing to them.
+fn preflight(conn: &Connection, path: &Path, supported: i64) -> Result<i64, StoreError> {
+    let found = user_version(conn).map_err(|e| not_a_ledger(path, e))?;
+    if found > supported {
+        return Err(StoreError::NewerSchema { path: path.to_owned(), found, supported });
+    }
+    if found < 0 {
+        return Err(StoreError::NotALedger { path: path.to_owned(), detail: format!("negative user_version {found}") });
+    }
+    if found == 0 {
+        // Version 0 must be an empty file: a non-empty one is some other application's database.
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'table'", [], |r| r.get(0))
+            .map_err(|e| not_a_ledger(path, e))?;
+        if tables > 0 {
+            return Err(StoreError::NotALedger {
+                path: path.to_owned(),
+                detail: format!("it already holds {tables} tables but no ledger schema version"),
+            });
+        }
+    }
+    Ok(found)
+}
+
 fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.pragma_query_value(None, "user_version", |r| r.get(0))
 }
@@ -337,25 +363,8 @@ pub fn migrate_with(conn: &mut Connection, path: &Path, migrations: &[&str]) -> 
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(StoreError::sqlite(path, "cannot start the schema migration"))?;
-    let found = user_version(&tx).map_err(|e| not_a_ledger(path, e))?;
-    if found > supported {
-        return Err(StoreError::NewerSchema { path: path.to_owned(), found, supported });
-    }
-    if found < 0 {
-        return Err(StoreError::NotALedger { path: path.to_owned(), detail: format!("negative user_version {found}") });
-    }
-    if found == 0 {
-        // Version 0 must be an empty file: a non-empty one is some other application's database.
-        let tables: i64 = tx
-            .query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'table'", [], |r| r.get(0))
-            .map_err(|e| not_a_ledger(path, e))?;
-        if tables > 0 {
-            return Err(StoreError::NotALedger {
-                path: path.to_owned(),
-                detail: format!("it already holds {tables} tables but no ledger schema version"),
-            });
-        }
-    }
+    // Checked again inside the transaction: another process may have migrated meanwhile.
+    let found = preflight(&tx, path, supported)?;
     let start = usize::try_from(found).unwrap_or(0);
     for (i, sql) in migrations.iter().enumerate().skip(start) {
         tx.execute_batch(sql).map_err(StoreError::sqlite(path, "schema migration failed"))?;
