@@ -151,6 +151,9 @@ pub enum Fault {
     ReadOnly,
     /// `PRAGMA max_page_count` = current size: any growth fails with SQLITE_FULL (disk full).
     DiskFull,
+    /// Every statement succeeds but `COMMIT` is replaced by a rollback reported as an I/O
+    /// error: the latest point a transaction can fail, after all its rows were written.
+    CommitFails,
 }
 
 /// The ledger handle: owns the writer thread. `Send + Sync`; share it behind an `Arc`.

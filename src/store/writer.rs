@@ -176,6 +176,8 @@ pub(crate) struct Writer {
     backoff: Duration,
     /// First error of the current failure streak.
     streak_error: Option<String>,
+    /// [`Fault::CommitFails`] is active.
+    fail_commit: bool,
 }
 
 impl Writer {
@@ -228,6 +230,7 @@ impl Writer {
             retry_at: None,
             backoff: RETRY_FIRST,
             streak_error: None,
+            fail_commit: false,
         })
     }
 
@@ -308,8 +311,10 @@ impl Writer {
         }
     }
 
-    fn apply_fault(&self, fault: Option<Fault>) -> rusqlite::Result<()> {
+    fn apply_fault(&mut self, fault: Option<Fault>) -> rusqlite::Result<()> {
+        self.fail_commit = fault == Some(Fault::CommitFails);
         match fault {
+            Some(Fault::CommitFails) => Ok(()),
             Some(Fault::ReadOnly) => self.conn.pragma_update(None, "query_only", 1),
             Some(Fault::DiskFull) => {
                 let pages: i64 = self.conn.pragma_query_value(None, "page_count", |r| r.get(0))?;
@@ -491,6 +496,16 @@ impl Writer {
             tx.batch(&p.batch)?;
         }
         tx.flush_books()?;
+        if self.fail_commit {
+            return Err(StoreError::Sqlite {
+                path: self.path.clone(),
+                context: "write failed",
+                source: rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
+                    Some("disk I/O error at commit (injected)".into()),
+                ),
+            });
+        }
         self.conn.execute_batch("COMMIT").map_err(sql)?;
         self.books.dirty_accounts.clear();
         self.books.dirty_positions.clear();
