@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::SourceKind;
 use crate::domain::{AgentId, Symbol};
+use crate::store::{ExportFormat, ExportWhat, RunSelector};
 
 /// AlphaTransformer — a terminal trading cockpit for autonomous trading agents.
 ///
@@ -50,6 +51,10 @@ pub enum CliCommand {
     Run(RunArgs),
     /// Replay history through the same engine as fast as possible and report per-agent metrics.
     Backtest(BacktestArgs),
+    /// Export a stored run's trades, equity curve or agent decisions as CSV or JSON.
+    Export(ExportArgs),
+    /// Copy the ledger to FILE with SQLite's online backup API (safe while the arena runs).
+    Backup(BackupArgs),
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -73,4 +78,27 @@ pub struct BacktestArgs {
     /// Print the report as JSON on stdout (throughput goes to stderr so stdout is reproducible).
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ExportArgs {
+    /// The run to export: its id, or `latest` (the error message lists the stored runs).
+    #[arg(long, value_name = "ID|latest")]
+    pub run: RunSelector,
+    /// What to export.
+    #[arg(long, value_enum)]
+    pub what: ExportWhat,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+    pub format: ExportFormat,
+    /// Write to FILE instead of standard output (an existing file is replaced).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct BackupArgs {
+    /// The new file to write the copy to (it must not exist yet).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use alphatx::app;
-use alphatx::cli::{Cli, CliCommand, RunArgs};
+use alphatx::cli::{BackupArgs, Cli, CliCommand, ExportArgs, RunArgs};
 
 fn main() -> ExitCode {
     match real_main() {
@@ -23,6 +23,12 @@ fn real_main() -> anyhow::Result<()> {
     // tokio-tungstenite brings no crypto provider of its own; make the choice explicit before any
     // TLS use. An error only means a provider is already installed.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    // Ledger commands only read the ledger: they must work even when the config does not load.
+    match &cli.command {
+        Some(CliCommand::Export(args)) => return export(&app::Paths::resolve(&cli.global)?, args),
+        Some(CliCommand::Backup(args)) => return backup(&app::Paths::resolve(&cli.global)?, args),
+        _ => {}
+    }
     let config = app::load_config(&cli.global)?;
     match cli.command {
         None => {
@@ -53,5 +59,53 @@ fn real_main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Some(CliCommand::Export(_) | CliCommand::Backup(_)) => Ok(()),
     }
+}
+
+/// `alphatx export`: streams the rows to a file or standard output; the summary goes to stderr.
+fn export(paths: &app::Paths, args: &ExportArgs) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let ledger = paths.ledger();
+    let summary = match &args.out {
+        Some(file) => {
+            let f = std::fs::File::create(file).with_context(|| format!("cannot create {}", file.display()))?;
+            let mut w = std::io::BufWriter::new(f);
+            let result = alphatx::store::export(&ledger, args.run, args.what, args.format, &mut w);
+            if result.is_err() {
+                drop(w);
+                let _ = std::fs::remove_file(file);
+            }
+            result?
+        }
+        None => {
+            let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+            alphatx::store::export(&ledger, args.run, args.what, args.format, &mut w)?
+        }
+    };
+    let _ = writeln!(
+        std::io::stderr(),
+        "exported {} {} rows of run {}{}",
+        summary.rows,
+        format!("{:?}", args.what).to_lowercase(),
+        summary.run_id,
+        args.out.as_ref().map(|f| format!(" to {}", f.display())).unwrap_or_default()
+    );
+    Ok(())
+}
+
+/// `alphatx backup FILE`: a consistent, checked copy of the ledger.
+fn backup(paths: &app::Paths, args: &BackupArgs) -> anyhow::Result<()> {
+    let ledger = paths.ledger();
+    alphatx::store::Ledger::backup_to(&ledger, &args.file)?;
+    let size = std::fs::metadata(&args.file).map(|m| m.len()).unwrap_or(0);
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "backed up {} to {} ({:.1} MB, integrity check ok)",
+        ledger.display(),
+        args.file.display(),
+        size as f64 / 1_048_576.0
+    )?;
+    Ok(())
 }

@@ -51,6 +51,11 @@ impl Paths {
     pub fn log_dir(&self) -> PathBuf {
         self.data_dir.join("logs")
     }
+
+    /// The SQLite ledger of every run.
+    pub fn ledger(&self) -> PathBuf {
+        self.data_dir.join("ledger.sqlite")
+    }
 }
 
 /// Loads the configuration and applies command-line overrides.
