@@ -57,7 +57,7 @@ pub enum CliCommand {
     Backup(BackupArgs),
 }
 
-#[derive(Debug, Args, Clone, Default)]
+#[derive(Debug, Args, Clone)]
 pub struct RunArgs {
     /// Run without a terminal UI: log to file and print a one-line status periodically.
     #[arg(long)]
@@ -68,6 +68,28 @@ pub struct RunArgs {
     /// Stop after this many seconds of wall time (useful for scripts and tests).
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
+    /// Start a new run instead of resuming the last one (the old run stays in the ledger).
+    #[arg(long)]
+    pub fresh: bool,
+    /// Name of the arena: each profile resumes its own latest run.
+    #[arg(long, default_value = "default", value_name = "NAME")]
+    pub profile: String,
+    /// In headless mode, print one line per fill once it is durable in the ledger.
+    #[arg(long)]
+    pub print_fills: bool,
+}
+
+impl Default for RunArgs {
+    fn default() -> Self {
+        Self {
+            headless: false,
+            speed: None,
+            duration: None,
+            fresh: false,
+            profile: "default".to_owned(),
+            print_fills: false,
+        }
+    }
 }
 
 #[derive(Debug, Args, Clone)]

@@ -9,16 +9,18 @@ use rust_decimal::Decimal;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::{DAY_MS, Paths, build_driver, sim_config};
+use super::{DAY_MS, Paths, build_agents, build_driver, sim_config};
 use crate::cli::RunArgs;
 use crate::clock::{ManualClock, fmt_time};
 use crate::config::Config;
-use crate::engine::runner::{self, RunnerConfig, RunnerIo, SourceEvent};
-use crate::engine::{Durability, FeedState, FeedStatus, Snapshot};
+use crate::engine::runner::{self, CommitHook, LedgerLink, RunnerConfig, RunnerIo, SourceEvent};
+use crate::engine::{Driver, Durability, FeedState, FeedStatus, RestoreData, Snapshot};
+use crate::execution::ExecEvent;
 use crate::market::candles::CandleInput;
 use crate::market::sim::{SimMarket, SimMode};
+use crate::store::{Ledger, LedgerAck, LedgerBatch, NewAgent, NewRun, ResumeState};
 
-/// Runs the arena live on the simulated market until Ctrl-C, SIGTERM or `--duration`.
+/// Runs the arena live on the simulated market until Ctrl-C, SIGTERM, SIGHUP or `--duration`.
 pub fn run(config: &Config, paths: &Paths, args: &RunArgs) -> anyhow::Result<()> {
     let _log_guard = crate::logging::init(&paths.log_dir(), &config.logging.level, config.logging.keep_files)?;
     tracing::info!(data_dir = %paths.data_dir.display(), "alphatx starting");
@@ -27,7 +29,7 @@ pub fn run(config: &Config, paths: &Paths, args: &RunArgs) -> anyhow::Result<()>
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let result = runtime.block_on(run_async(config.clone(), args.clone()));
+    let result = runtime.block_on(run_async(config.clone(), paths.clone(), args.clone()));
     if let Err(e) = &result {
         tracing::error!("run failed: {e:#}");
     }
@@ -35,32 +37,182 @@ pub fn run(config: &Config, paths: &Paths, args: &RunArgs) -> anyhow::Result<()>
     result
 }
 
-async fn run_async(config: Config, args: RunArgs) -> anyhow::Result<()> {
+/// Everything a run continues from: the ledger's rebuilt state, as the engine takes it.
+fn restore_data(state: &ResumeState) -> RestoreData {
+    RestoreData {
+        run_id: state.run_id,
+        accounts: state.accounts.clone(),
+        open_orders: state.open_orders.clone(),
+        plans: state.plans.clone(),
+        agent_states: state.agent_states.clone(),
+        arena_state: state.arena_state.clone(),
+        trips: state.active_trips.iter().map(|b| (b.agent, b.breaker, b.ts_ms, b.detail.clone())).collect(),
+        equity: state.equity.clone(),
+        decisions: state.recent_decisions.clone(),
+        next_order_id: state.next_order_id,
+        next_decision_id: state.next_decision_id,
+        last_ts_ms: state.last_ts_ms,
+    }
+}
+
+/// Makes everything the driver produced durable before going on (start-up catch-up, before the
+/// runner takes over).
+async fn commit_now(
+    driver: &mut Driver,
+    ledger: &Ledger,
+    acks: &mut mpsc::UnboundedReceiver<LedgerAck>,
+    run_id: i64,
+    seq: &mut u64,
+) -> anyhow::Result<()> {
+    loop {
+        let exec = driver.take_uncommitted();
+        let journal = driver.take_journal();
+        if exec.is_empty() && journal.is_empty() {
+            return Ok(());
+        }
+        *seq += 1;
+        ledger
+            .append(LedgerBatch { seq: *seq, run_id, exec: exec.clone(), journal })
+            .map_err(|e| anyhow::anyhow!("cannot write the ledger: {e}"))?;
+        loop {
+            let ack = tokio::time::timeout(Duration::from_secs(30), acks.recv())
+                .await
+                .context("the ledger did not commit within 30 s")?
+                .context("the ledger writer stopped")?;
+            if ack.seq == *seq {
+                match ack.result {
+                    Ok(()) => break,
+                    Err(e) => bail!("cannot commit to the ledger: {e}"),
+                }
+            }
+        }
+        driver.committed(exec);
+    }
+}
+
+async fn run_async(config: Config, paths: Paths, args: RunArgs) -> anyhow::Result<()> {
     let speed = args.speed.unwrap_or(config.sim.speed);
     if !(speed.is_finite() && speed > 0.0 && speed <= 100_000.0) {
         bail!("--speed must be in (0, 100000], got {speed}");
     }
+    let ledger_path = paths.ledger();
+    let ledger = Arc::new(
+        Ledger::open(&ledger_path).with_context(|| format!("cannot open the ledger {}", ledger_path.display()))?,
+    );
+    let mut acks = ledger.acks().context("the ledger's acknowledgements are already taken")?;
+    let resume = if args.fresh {
+        if let Some(old) = ledger.resume_state(&args.profile)? {
+            ledger.retire_run(old.run_id, jiff::Timestamp::now().as_millisecond())?;
+            tracing::info!(run = old.run_id, "--fresh: run {} kept in the ledger, not resumed", old.run_id);
+        }
+        None
+    } else {
+        ledger.resume_state(&args.profile)?
+    };
+
     let now_ms = jiff::Timestamp::now().as_millisecond();
     let warmup_ms = i64::from(config.sim.warmup_days) * DAY_MS;
-    // History up to now (bars, instantly), then live ticks paced by the clock.
-    let start_ms = crate::domain::Timeframe::M1.bucket_start(now_ms - warmup_ms);
+    let specs = build_agents(&config)?;
+    if let Some(state) = &resume {
+        let mut stored: Vec<&str> = state.accounts.iter().map(|a| a.agent.as_str()).collect();
+        let mut configured: Vec<&str> = specs.iter().map(|s| s.id.as_str()).collect();
+        stored.sort_unstable();
+        configured.sort_unstable();
+        if stored != configured {
+            bail!(
+                "run {} of profile `{}` has agents [{}] but the configuration has [{}]: run with --fresh to start a new run, or --profile NAME for a separate arena",
+                state.run_id,
+                args.profile,
+                stored.join(", "),
+                configured.join(", ")
+            );
+        }
+        if state.seed.is_some_and(|s| s != config.sim.seed) {
+            bail!(
+                "run {} used sim seed {} but the configuration says {}: pass --seed {} to resume it, or --fresh",
+                state.run_id,
+                state.seed.unwrap_or_default(),
+                config.sim.seed,
+                state.seed.unwrap_or_default()
+            );
+        }
+    }
+    // The sim is anchored where the run started, so a resumed run continues the same market.
+    let start_ms = resume
+        .as_ref()
+        .and_then(|r| r.sim_start_ms)
+        .unwrap_or_else(|| crate::domain::Timeframe::M1.bucket_start(now_ms - warmup_ms));
     let mut sim = SimMarket::new(sim_config(&config, start_ms, SimMode::Bars, config.sim.step_ms))
         .context("cannot build the simulated market")?;
     let clock = ManualClock::new(start_ms);
-    let mut driver = build_driver(&config, sim.instruments(), clock, CandleInput::Bars, Durability::Direct)?;
+    let mut driver = build_driver(&config, sim.instruments(), clock, CandleInput::Bars, Durability::AfterCommit)?;
+    let next_trade_id = ledger.next_trade_id("paper")?;
+    let run_id = match &resume {
+        Some(state) => {
+            let report = driver.engine.restore(&restore_data(state));
+            driver.exec_mut().restore_state(&state.accounts, &state.open_orders, next_trade_id);
+            tracing::info!(?report, "resuming run {}", state.run_id);
+            state.run_id
+        }
+        None => {
+            driver.exec_mut().restore_state(&[], &[], next_trade_id);
+            let config_toml = toml::to_string(&config).unwrap_or_default();
+            let agents = specs
+                .iter()
+                .map(|s| NewAgent {
+                    id: s.id,
+                    kind: s.driver.kind(),
+                    benchmark: s.benchmark,
+                    symbols: s.symbols.clone(),
+                    balance: s.balance,
+                })
+                .collect();
+            let run = NewRun {
+                profile: args.profile.clone(),
+                source: config.market.source.as_str().to_owned(),
+                seed: Some(config.sim.seed),
+                config_toml,
+                started_ms: now_ms,
+                sim_start_ms: Some(start_ms),
+                agents,
+            };
+            let id = ledger.begin_run(run)?;
+            driver.engine.set_run_id(id);
+            id
+        }
+    };
+
+    // History the run already saw builds candles and indicators only; the time the program was
+    // down (resumed runs) also reaches the venue, whose resting stops and targets fire as a real
+    // exchange's would, durably; then the arena goes live on ticks.
     driver.engine.set_warming(true);
+    let seen_until = resume.as_ref().map_or(now_ms, |r| r.last_ts_ms);
+    // Market time never goes back: an accelerated run that got ahead of the wall clock resumes
+    // where its market was, not at "now".
+    let m1 = crate::domain::Timeframe::M1;
+    let live_from =
+        m1.bucket_start(now_ms).max(resume.as_ref().map_or(i64::MIN, |r| m1.bucket_start(r.last_ts_ms) + 60_000));
+    let mut seq = 0;
     let mut buf = Vec::new();
-    let live_from = crate::domain::Timeframe::M1.bucket_start(now_ms);
     while sim.now_ms() < live_from {
         buf.clear();
         sim.step(&mut buf);
         for ev in buf.drain(..) {
-            driver.on_market(ev);
+            if ev.ts_ms <= seen_until {
+                driver.on_market_history(ev);
+            } else {
+                driver.on_market(ev);
+            }
         }
-        driver.discard_records();
+        if driver.has_uncommitted() {
+            commit_now(&mut driver, &ledger, &mut acks, run_id, &mut seq).await?;
+        } else {
+            driver.discard_records();
+        }
     }
     driver.engine.set_warming(false);
-    tracing::info!(warmup_days = config.sim.warmup_days, "sim history generated; going live");
+    commit_now(&mut driver, &ledger, &mut acks, run_id, &mut seq).await?;
+    tracing::info!(warmup_days = config.sim.warmup_days, run = run_id, "sim history generated; going live");
     sim.set_mode(SimMode::Ticks);
 
     let shutdown = CancellationToken::new();
@@ -70,6 +222,9 @@ async fn run_async(config: Config, args: RunArgs) -> anyhow::Result<()> {
     let (_reply_tx, reply_rx) = mpsc::channel(64);
     let (req_tx, _req_rx) = mpsc::channel(64);
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::default()));
+    let mut link = LedgerLink::new(Arc::clone(&ledger), acks, run_id);
+    link.skip_seq(seq);
+    let on_commit: Option<CommitHook> = (args.headless && args.print_fills).then(|| Box::new(print_fill) as CommitHook);
     let io = RunnerIo {
         market: market_rx,
         commands: cmd_rx,
@@ -77,6 +232,8 @@ async fn run_async(config: Config, args: RunArgs) -> anyhow::Result<()> {
         replies: reply_rx,
         requests: req_tx,
         snapshots: snap_tx,
+        ledger: Some(link),
+        on_commit,
     };
     let feed = tokio::spawn(sim_feed(sim, speed, market_tx, shutdown.clone()));
     let runner_cfg = RunnerConfig { tick: Duration::from_millis(100), snapshot_hz: config.engine.snapshot_hz };
@@ -92,9 +249,35 @@ async fn run_async(config: Config, args: RunArgs) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     shutdown.cancel();
     let _ = feed.await;
-    let (_driver, _reason) = engine_task.await.context("the engine task failed")?;
+    let (_driver, link, _reason) = engine_task.await.context("the engine task failed")?;
     let _ = status.await;
+    drop(link);
+    match Arc::try_unwrap(ledger) {
+        Ok(ledger) => ledger.close().context("the ledger could not be flushed")?,
+        Err(_) => tracing::warn!("the ledger is still shared at shutdown; it flushes when the last handle drops"),
+    }
     Ok(())
+}
+
+/// One line per durable fill (headless `--print-fills`), for scripts.
+fn print_fill(ev: &ExecEvent) {
+    if let ExecEvent::Filled { fill, .. } = ev {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "FILL {} {} {} {} {} {} @ {} fee {} {}",
+            fill.venue,
+            fill.trade_id,
+            fill.agent,
+            fill.side.as_str(),
+            fill.qty,
+            fill.symbol,
+            fill.price,
+            fill.fee,
+            if fill.liquidation { "liquidation" } else { fill.purpose.as_str() }
+        );
+        let _ = out.flush();
+    }
 }
 
 /// Resolves on Ctrl-C, SIGTERM, SIGHUP or the optional deadline.

@@ -1583,6 +1583,7 @@ impl Engine {
             counters: self.counters.clone(),
             resumed: self.resumed,
             run_id: self.run_id,
+            store: None,
         }
     }
 }

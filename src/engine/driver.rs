@@ -110,6 +110,18 @@ impl Driver {
         self.dispatch();
     }
 
+    /// A report from a live venue's own connection: journaled first in AfterCommit mode.
+    pub fn external_exec(&mut self, event: ExecEvent) {
+        self.exec_buf.push(event);
+        self.route_exec();
+        self.dispatch();
+    }
+
+    /// Drops the Direct-mode venue log (it is only kept for callers that journal it).
+    pub fn discard_venue_log(&mut self) {
+        self.venue_log.clear();
+    }
+
     /// Venue reports the ledger has committed (AfterCommit mode).
     pub fn committed(&mut self, events: impl IntoIterator<Item = ExecEvent>) {
         for ev in events {

@@ -14,6 +14,6 @@ pub mod state;
 
 pub use self::core::{AgentReport, AgentSpec, Engine, EngineConfig};
 pub use driver::{Driver, Durability};
-pub use restore::{RestoreData, RestoreReport};
 pub use event::{AgentReply, Command, EngineEvent, FeedState, FeedStatus, Outputs, ReplyMeta};
+pub use restore::{RestoreData, RestoreReport};
 pub use snapshot::Snapshot;

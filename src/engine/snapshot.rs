@@ -46,6 +46,24 @@ pub struct Snapshot {
     /// True when this run resumed from the ledger.
     pub resumed: bool,
     pub run_id: Option<i64>,
+    /// The ledger's health, when the run has one.
+    pub store: Option<StoreSnapshot>,
+}
+
+/// The ledger writer's health.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct StoreSnapshot {
+    /// Batches appended and not committed yet.
+    pub pending_batches: usize,
+    pub commits: u64,
+    pub records_committed: u64,
+    /// Duration of the last and the longest commit, fsync included.
+    pub last_commit_us: u64,
+    pub max_commit_us: u64,
+    pub failures: u64,
+    /// The last commit failed and batches wait for a retry.
+    pub failing: bool,
+    pub last_error: Option<String>,
 }
 
 impl Snapshot {

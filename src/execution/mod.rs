@@ -59,7 +59,7 @@ pub trait ExecutionClient: Send {
     fn venue_account(&self, agent: AgentId) -> Option<Account>;
     /// Orders resting at the venue (all accounts).
     fn venue_open_orders(&self) -> Vec<Order>;
-    /// Takes back the state of a resumed run (the paper venue's own books are in-process; a live
-    /// venue reconciles against the exchange instead).
-    fn restore_state(&mut self, accounts: &[Account], open_orders: &[Order]);
+    /// Takes back the state of a resumed run and continues the venue's trade-id sequence (the
+    /// paper venue's own books are in-process; a live venue reconciles against the exchange).
+    fn restore_state(&mut self, accounts: &[Account], open_orders: &[Order], next_trade_id: u64);
 }

@@ -708,7 +708,8 @@ impl ExecutionClient for PaperExchange {
         self.resting_orders().cloned().collect()
     }
 
-    fn restore_state(&mut self, accounts: &[Account], open_orders: &[Order]) {
+    fn restore_state(&mut self, accounts: &[Account], open_orders: &[Order], next_trade_id: u64) {
+        self.next_trade_id = self.next_trade_id.max(next_trade_id);
         for a in accounts {
             self.restore_account(a.clone());
         }

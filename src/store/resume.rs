@@ -17,7 +17,7 @@ use super::{StoreError, writer};
 use crate::agents::{Decision, Proposal};
 use crate::analytics::decimal_to_f64;
 use crate::domain::{Account, AgentId, Fill, Order, OrderId, OrderRequest, Position, Symbol};
-use crate::engine::journal::{DecisionRecord, ProposalOutcome, StateChangeRecord};
+use crate::engine::journal::{BreakerRecord, DecisionRecord, ProposalOutcome, StateChangeRecord};
 use crate::engine::state::ExitPlan;
 
 /// Equity samples returned per agent.
@@ -47,6 +47,8 @@ pub struct ResumeState {
     pub agent_states: Vec<StateChangeRecord>,
     /// Latest arena-wide state record.
     pub arena_state: Option<StateChangeRecord>,
+    /// Circuit breakers still tripped (tripped and not released since), oldest first.
+    pub active_trips: Vec<BreakerRecord>,
     /// The last [`RESUME_EQUITY_POINTS`] samples per agent, oldest first.
     pub equity: Vec<(AgentId, Vec<(i64, f64)>)>,
     /// The last [`RESUME_DECISIONS`] decisions per agent, oldest first.
@@ -120,6 +122,7 @@ fn load_in(conn: &Connection, path: &Path, profile: &str) -> Result<Option<Resum
     let open_orders = open_orders(conn, path, run_id)?;
     let plans = plans(conn, path, run_id)?;
     let (agent_states, arena_state) = states(conn, path, run_id)?;
+    let active_trips = active_trips(conn, path, run_id)?;
     let agents: Vec<AgentId> = accounts.iter().map(|a| a.agent).collect();
     let mut equity = Vec::with_capacity(agents.len());
     let mut recent_decisions = Vec::new();
@@ -172,12 +175,37 @@ fn load_in(conn: &Connection, path: &Path, profile: &str) -> Result<Option<Resum
         plans,
         agent_states,
         arena_state,
+        active_trips,
         equity,
         recent_decisions,
         next_order_id: codec::id_back(max_order).saturating_add(1),
         next_trade_id: next_trade_id_in(conn, path, "paper")?,
         next_decision_id: codec::id_back(max_decision).saturating_add(1),
     }))
+}
+
+/// Breakers tripped and not released since, from the breaker events of the run.
+fn active_trips(conn: &Connection, path: &Path, run_id: i64) -> Result<Vec<BreakerRecord>, StoreError> {
+    let d = Decoder::new(path, "risk_events");
+    let mut stmt = conn
+        .prepare(
+            "SELECT detail FROM risk_events WHERE run_id = ?1 AND kind IN ('breaker_trip', 'breaker_release')
+             ORDER BY id",
+        )
+        .map_err(StoreError::sqlite(path, "cannot read breaker events"))?;
+    let rows: Vec<String> = stmt
+        .query_map(params![run_id], |r| r.get(0))
+        .and_then(Iterator::collect)
+        .map_err(StoreError::sqlite(path, "cannot read breaker events"))?;
+    let mut active: Vec<BreakerRecord> = Vec::new();
+    for row in rows {
+        let rec: BreakerRecord = d.json("detail", &row)?;
+        active.retain(|b| !(b.agent == rec.agent && b.breaker == rec.breaker));
+        if rec.tripped {
+            active.push(rec);
+        }
+    }
+    Ok(active)
 }
 
 /// 1 + the highest trade id stored for `venue` (1 for an empty ledger).
@@ -369,6 +397,9 @@ fn open_orders(conn: &Connection, path: &Path, run_id: i64) -> Result<Vec<Order>
                         reduce_only,
                         leverage: d.dec("leverage", &leverage)?,
                         purpose: d.purpose("purpose", &purpose)?,
+                        // Resting orders are protective brackets or limits: no attached plan.
+                        stop_loss: None,
+                        take_profit: None,
                     },
                     status: d.status("status", &status)?,
                     filled_qty: d.dec("filled_qty", &filled)?,

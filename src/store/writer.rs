@@ -981,6 +981,25 @@ impl Tx<'_> {
                     .map_err(self.sql("cannot store an exit plan"))?;
                 self.counts.rows += 1;
             }
+            JournalRecord::Breaker(b) => {
+                if let Some(agent) = b.agent {
+                    self.ensure_agent(run, agent)?;
+                }
+                let detail = serde_json::to_string(b).unwrap_or_default();
+                let kind = if b.tripped { "breaker_trip" } else { "breaker_release" };
+                self.risk_event(
+                    run,
+                    b.ts_ms,
+                    b.agent,
+                    kind,
+                    Some(b.breaker.as_str()),
+                    Some(b.action.state().as_str()),
+                    &b.detail,
+                    None,
+                    None,
+                    &detail,
+                )?;
+            }
         }
         Ok(())
     }
@@ -1216,6 +1235,6 @@ pub(crate) fn load_positions(
         });
     }
     // `Account` keeps positions in `Symbol` order (which is not the text order of the column).
-    out.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+    out.sort_by_key(|a| a.symbol);
     Ok(out)
 }

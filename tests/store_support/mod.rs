@@ -83,6 +83,8 @@ pub fn request(id: u64, agent: AgentId, symbol: Symbol, side: Side, qty: Decimal
         reduce_only: false,
         leverage: dec!(3),
         purpose: OrderPurpose::Entry,
+        stop_loss: None,
+        take_profit: None,
     }
 }
 
