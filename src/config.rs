@@ -10,6 +10,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::agents::baseline::BuyAndHoldParams;
+use crate::agents::llm::LlmParams;
 use crate::agents::rules::trend::TrendParams;
 use crate::domain::{AgentId, Symbol};
 use crate::execution::paper::PaperConfig;
@@ -182,6 +183,8 @@ impl Default for LoggingConfig {
 pub enum AgentKind {
     BuyAndHold,
     Trend,
+    /// A model behind any OpenAI-compatible chat-completions endpoint.
+    Llm,
 }
 
 impl AgentKind {
@@ -189,6 +192,7 @@ impl AgentKind {
         match self {
             AgentKind::BuyAndHold => "buy_and_hold",
             AgentKind::Trend => "trend",
+            AgentKind::Llm => "llm",
         }
     }
 }
@@ -235,6 +239,7 @@ fn default_agents() -> Vec<AgentConfig> {
 pub enum StrategyParams {
     BuyAndHold(BuyAndHoldParams),
     Trend(TrendParams),
+    Llm(Box<LlmParams>),
 }
 
 impl AgentConfig {
@@ -255,6 +260,11 @@ impl AgentConfig {
                 let p: TrendParams = table.try_into().map_err(parse_err)?;
                 p.validate().map_err(|m| invalid(&key, m))?;
                 Ok(StrategyParams::Trend(p))
+            }
+            AgentKind::Llm => {
+                let p: LlmParams = table.try_into().map_err(parse_err)?;
+                p.validate().map_err(|m| invalid(&key, m))?;
+                Ok(StrategyParams::Llm(Box::new(p)))
             }
         }
     }

@@ -6,7 +6,7 @@ mod build;
 mod run;
 
 pub use backtest::{BacktestReport, backtest, format_report};
-pub use build::{build_agents, build_driver, sim_config};
+pub use build::{build_agents, build_agents_with_env, build_driver, sim_config};
 pub use run::{run, status_line};
 
 use std::path::PathBuf;
