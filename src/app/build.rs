@@ -70,6 +70,19 @@ pub fn build_driver(
     durability: Durability,
 ) -> anyhow::Result<Driver> {
     let specs = build_agents(config)?;
+    build_driver_with_agents(config, instruments, clock, candle_input, durability, specs)
+}
+
+/// Engine + paper venue for `config` with the given agents (e.g. LLM agents made available
+/// without keys because their decisions are replayed).
+pub fn build_driver_with_agents(
+    config: &Config,
+    instruments: Vec<Instrument>,
+    clock: ManualClock,
+    candle_input: CandleInput,
+    durability: Durability,
+    specs: Vec<AgentSpec>,
+) -> anyhow::Result<Driver> {
     let mut paper = PaperExchange::new(config.paper.venue.clone(), instruments.clone(), 1);
     for s in &specs {
         paper.open_account(s.id, s.balance);

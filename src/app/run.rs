@@ -27,7 +27,7 @@ pub fn run(config: &Config, paths: &Paths, args: &RunArgs) -> anyhow::Result<()>
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let result = runtime.block_on(run_async(config.clone(), args.clone()));
+    let result = runtime.block_on(run_async(config.clone(), paths.clone(), args.clone()));
     if let Err(e) = &result {
         tracing::error!("run failed: {e:#}");
     }
@@ -35,7 +35,7 @@ pub fn run(config: &Config, paths: &Paths, args: &RunArgs) -> anyhow::Result<()>
     result
 }
 
-async fn run_async(config: Config, args: RunArgs) -> anyhow::Result<()> {
+async fn run_async(config: Config, paths: Paths, args: RunArgs) -> anyhow::Result<()> {
     let speed = args.speed.unwrap_or(config.sim.speed);
     if !(speed.is_finite() && speed > 0.0 && speed <= 100_000.0) {
         bail!("--speed must be in (0, 100000], got {speed}");
@@ -68,8 +68,18 @@ async fn run_async(config: Config, args: RunArgs) -> anyhow::Result<()> {
     let (market_tx, market_rx) = mpsc::channel(4096);
     let (_cmd_tx, cmd_rx) = mpsc::channel(64);
     let (_venue_tx, venue_rx) = mpsc::channel(64);
-    let (_reply_tx, reply_rx) = mpsc::channel(64);
-    let (req_tx, _req_rx) = mpsc::channel(64);
+    let (reply_tx, reply_rx) = mpsc::channel(64);
+    let (req_tx, req_rx) = mpsc::channel(64);
+    // LLM agents: one worker answers the engine's requests, each call on its own task.
+    let llm_setup = crate::agents::llm::LlmSetup {
+        config_dir: crate::agents::llm::LlmSetup::default_config_dir(),
+        budget_dir: Some(paths.data_dir.join("llm-budget")),
+        env: &|var| std::env::var(var).ok(),
+        wall_clock: crate::agents::llm::LlmSetup::system_clock(),
+        http: None,
+    };
+    let llm_agents = crate::agents::llm::build_llm_agents(&config, &llm_setup)?;
+    let llm_worker = tokio::spawn(crate::agents::llm::run_worker(llm_agents, req_rx, reply_tx, shutdown.clone()));
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::default()));
     let io = RunnerIo {
         market: market_rx,
@@ -95,6 +105,7 @@ async fn run_async(config: Config, args: RunArgs) -> anyhow::Result<()> {
     let _ = feed.await;
     let (_driver, _reason) = engine_task.await.context("the engine task failed")?;
     let _ = status.await;
+    let _ = llm_worker.await;
     Ok(())
 }
 

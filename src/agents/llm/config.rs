@@ -238,10 +238,10 @@ impl LlmParams {
         if let Some(env) = &self.api_key_env
             && (env.is_empty() || !env.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
         {
-            return Err(format!(
-                "`api_key_env` is the NAME of an environment variable (letters, digits, _), e.g. \
-                 \"OPENAI_API_KEY\", got {env:?}; never put the key itself in the config"
-            ));
+            // The value is not echoed: it may be the key itself, pasted in by mistake.
+            return Err("`api_key_env` is the NAME of an environment variable (letters, digits, _), e.g. \
+                        \"OPENAI_API_KEY\"; never put the key itself in the config"
+                .into());
         }
         if !(10..=86_400).contains(&self.cadence_secs) {
             return Err("`cadence_secs` must be between 10 and 86400".into());

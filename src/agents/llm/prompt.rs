@@ -399,8 +399,8 @@ pub fn fmt_money(d: Decimal) -> String {
     format!("{:.2}", d.round_dp(2))
 }
 
-/// Six significant digits, no exponent, no trailing zeros (prices and indicator values of any
-/// magnitude: 60123.5, 0.00123457).
+/// Seven significant digits, no exponent, no trailing zeros (prices and indicator values of any
+/// magnitude: 60123.46, 0.001234568).
 pub fn fmt_sig(x: f64) -> String {
     if !x.is_finite() {
         return "n/a".into();
@@ -409,7 +409,7 @@ pub fn fmt_sig(x: f64) -> String {
         return "0".into();
     }
     let magnitude = x.abs().log10().floor() as i32;
-    let decimals = (5 - magnitude).clamp(0, 12) as usize;
+    let decimals = (6 - magnitude).clamp(0, 12) as usize;
     let s = format!("{x:.decimals$}");
     let s = if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_owned() } else { s };
     if s == "-0" { "0".into() } else { s }
@@ -498,8 +498,8 @@ mod tests {
 
     #[test]
     fn significant_digit_formatting() {
-        assert_eq!(fmt_sig(60123.456), "60123.5");
-        assert_eq!(fmt_sig(0.00123456789), "0.00123457");
+        assert_eq!(fmt_sig(60123.456), "60123.46");
+        assert_eq!(fmt_sig(0.00123456789), "0.001234568");
         assert_eq!(fmt_sig(-12.5), "-12.5");
         assert_eq!(fmt_sig(3000.0), "3000");
         assert_eq!(fmt_sig(f64::NAN), "n/a");
