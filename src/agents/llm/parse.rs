@@ -330,8 +330,8 @@ fn split_think(text: &str) -> (String, String) {
 fn extract_json(text: &str) -> Result<(Value, String), OutputError> {
     let bytes = text.as_bytes();
     let mut spans: Vec<(usize, usize)> = Vec::new();
-    // Start of the last bracket that was still open when the text ended.
-    let mut last_unclosed: Option<usize> = None;
+    // Brackets still open when the text ended.
+    let mut unclosed: Vec<usize> = Vec::new();
     let mut steps = 0usize;
     let mut i = 0;
     while i < bytes.len() && steps < MAX_SCAN_STEPS {
@@ -342,7 +342,7 @@ fn extract_json(text: &str) -> Result<(Value, String), OutputError> {
                     i = end;
                     continue;
                 }
-                Scan::Unclosed => last_unclosed = Some(i),
+                Scan::Unclosed => unclosed.push(i),
                 Scan::Mismatched => {}
             }
         }
@@ -353,6 +353,14 @@ fn extract_json(text: &str) -> Result<(Value, String), OutputError> {
     for &(start, end) in spans.iter().rev() {
         match serde_json::from_str::<Value>(&text[start..end]) {
             Ok(v) if is_decision_shaped(&v) => {
+                // A complete value that is an element of a container cut off later (a list whose
+                // end is missing) is a truncated answer, not a smaller one.
+                if unclosed.iter().any(|&u| u < start && opens_container_of(&text[u + 1..start])) {
+                    return Err(err(
+                        OutputErrorKind::Truncated,
+                        "the JSON is cut off: the list or object around the decisions is never closed",
+                    ));
+                }
                 let prose = format!("{}\n{}", &text[..start], &text[end..]);
                 return Ok((v, strip_fences(&prose)));
             }
@@ -365,9 +373,7 @@ fn extract_json(text: &str) -> Result<(Value, String), OutputError> {
         }
     }
     let last_span_start = spans.last().map(|s| s.0);
-    if let Some(u) = last_unclosed
-        && last_span_start.is_none_or(|s| u > s)
-    {
+    if unclosed.iter().any(|&u| last_span_start.is_none_or(|s| u > s)) {
         return Err(err(OutputErrorKind::Truncated, "the JSON is cut off (a bracket is never closed)"));
     }
     match last_error {
@@ -377,6 +383,14 @@ fn extract_json(text: &str) -> Result<(Value, String), OutputError> {
             "no JSON decision found in the answer: reply with {\"decisions\": [...]} as the system prompt says",
         )),
     }
+}
+
+/// True when `between` (the text from an open bracket to a complete value) is JSON glue: the
+/// value is the container's first element or follows a `,` or a `:`, possibly after other
+/// complete elements — not prose that happens to contain a bracket.
+fn opens_container_of(between: &str) -> bool {
+    let t = between.trim_end();
+    t.is_empty() || t.ends_with(',') || t.ends_with(':')
 }
 
 enum Scan {
@@ -880,6 +894,17 @@ mod tests {
             assert_eq!(e.kind, kind, "{text:?} gave {e}");
             assert!(e.to_string().starts_with(kind.as_str()), "{e}");
         }
+    }
+
+    #[test]
+    fn a_cut_off_list_is_truncated_even_when_its_first_item_is_complete() {
+        let e = parse(&format!("[{ENTRY}, {}", &ENTRY[..40])).unwrap_err();
+        assert_eq!(e.kind, OutputErrorKind::Truncated);
+        let e = parse(&format!("{{\"decisions\": [{ENTRY}")).unwrap_err();
+        assert_eq!(e.kind, OutputErrorKind::Truncated);
+        // A stray bracket in prose is not a container.
+        let d = parse(&format!("RSI is in [30, 70) so I wait. {{\"decisions\": [{ENTRY}]}}")).unwrap();
+        assert_eq!(d.proposals.len(), 1);
     }
 
     #[test]
