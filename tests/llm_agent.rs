@@ -151,7 +151,9 @@ async fn a_well_formed_decision_becomes_a_fill_with_its_exit_plan() {
     let meta = &reply.meta;
     assert_eq!((meta.input_tokens, meta.output_tokens), (1200, 150));
     assert!((meta.cost_usd - 0.0045).abs() < 1e-12, "{}", meta.cost_usd);
-    assert!(meta.prompt.as_deref().unwrap().contains("### system") && meta.prompt.as_deref().unwrap().contains("### user"));
+    assert!(
+        meta.prompt.as_deref().unwrap().contains("### system") && meta.prompt.as_deref().unwrap().contains("### user")
+    );
     assert!(meta.raw_response.as_deref().unwrap().contains("buy_to_enter"));
     // The engine turns it into an order, a fill and a protected position.
     d.agent_reply(reply);
@@ -287,7 +289,10 @@ async fn server_errors_are_retried_with_backoff_then_hold() {
     let mut d = warm_driver(3 * MIN, 300);
     let reply = agent(&fake, "max_retries = 2\nretry_backoff_ms = 10").decide(request(&mut d)).await;
     let e = error_of(&reply);
-    assert!(e.starts_with("server_error: HTTP 500") && e.contains("upstream exploded") && e.contains("after 2 retries"), "{e}");
+    assert!(
+        e.starts_with("server_error: HTTP 500") && e.contains("upstream exploded") && e.contains("after 2 retries"),
+        "{e}"
+    );
     assert_eq!(fake.count(), 3);
 }
 
@@ -324,7 +329,8 @@ async fn the_daily_token_budget_fails_closed() {
     let req = request(&mut d);
     let probe = agent(&fake, "max_tokens = 200");
     let rendered = probe.render(&req).unwrap();
-    let estimate = (rendered.system.chars().count() as u64).div_ceil(3) + (rendered.user.chars().count() as u64).div_ceil(3);
+    let estimate =
+        (rendered.system.chars().count() as u64).div_ceil(3) + (rendered.user.chars().count() as u64).div_ceil(3);
     // Room for the first call (estimate + 200 output) but not for a second after it used 1,350.
     let limit = estimate + 200 + 100;
     let a = agent(&fake, &format!("max_tokens = 200\nmax_tokens_per_day = {limit}"));
@@ -418,7 +424,7 @@ async fn the_worker_answers_every_request_concurrently() {
     stranger.request_id = 99;
     req_tx.send(stranger).await.unwrap();
     req_tx.send(req.clone()).await.unwrap();
-    let mut replies = vec![reply_rx.recv().await.unwrap(), reply_rx.recv().await.unwrap()];
+    let mut replies = [reply_rx.recv().await.unwrap(), reply_rx.recv().await.unwrap()];
     replies.sort_by_key(|r| r.request_id);
     assert_eq!(replies[0].request_id, req.request_id);
     assert!(replies[0].decision.is_ok());

@@ -81,8 +81,8 @@ fn an_agent_without_its_key_is_listed_as_not_configured_and_the_arena_runs() {
     }
     assert!(matches!(specs[2].driver, AgentDriver::Remote { cadence_ms: 180_000, .. }), "local servers need no key");
     assert!(matches!(specs[0].driver, AgentDriver::Rule(_)));
-    let with_key = alphatx::app::build_agents_with_env(&config, &|v| (v == "OPENAI_API_KEY").then(|| "sk-x".into()))
-        .unwrap();
+    let with_key =
+        alphatx::app::build_agents_with_env(&config, &|v| (v == "OPENAI_API_KEY").then(|| "sk-x".into())).unwrap();
     assert!(matches!(with_key[1].driver, AgentDriver::Remote { .. }));
 }
 

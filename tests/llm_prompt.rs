@@ -174,7 +174,15 @@ fn the_user_prompt_renders_every_section() {
 fn the_system_prompt_states_the_rules() {
     let r = Prompts::builtin().unwrap().render(&request(), &rules()).unwrap();
     insta::assert_snapshot!("system_prompt", r.system);
-    for needle in ["buy_to_enter", "close_position", "Leverage: 1 to 10", "0.05%", "stop_loss", "invalidation_condition", "OLDEST → NEWEST"] {
+    for needle in [
+        "buy_to_enter",
+        "close_position",
+        "Leverage: 1 to 10",
+        "0.05%",
+        "stop_loss",
+        "invalidation_condition",
+        "OLDEST → NEWEST",
+    ] {
         assert!(r.system.contains(needle), "missing {needle:?}");
     }
 }

@@ -308,7 +308,12 @@ mod tests {
         );
         assert_eq!(
             p("BTC above 61,500 on 4h close"),
-            Some(InvalidationLevel { symbol: btc(), below: false, price: dec!(61500), on_close_of: Some(Timeframe::H4) })
+            Some(InvalidationLevel {
+                symbol: btc(),
+                below: false,
+                price: dec!(61500),
+                on_close_of: Some(Timeframe::H4)
+            })
         );
     }
 
@@ -360,7 +365,9 @@ mod tests {
 
     #[test]
     fn garbage_never_panics() {
-        for text in ["....", ",,,1", "1,2,3", "k%", "999999999999999999999999999999 below", "below 1e400", "<=>", "٣ below ٤"] {
+        for text in
+            ["....", ",,,1", "1,2,3", "k%", "999999999999999999999999999999 below", "below 1e400", "<=>", "٣ below ٤"]
+        {
             let _ = p(text);
         }
         let long = "below 1 ".repeat(500);

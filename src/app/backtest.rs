@@ -120,11 +120,8 @@ pub fn backtest_with(
     };
     let remote: Vec<AgentId> =
         specs.iter().filter(|s| matches!(s.driver, AgentDriver::Remote { .. })).map(|s| s.id).collect();
-    let has_llm = config
-        .agents
-        .iter()
-        .filter(|a| a.enabled)
-        .any(|a| matches!(a.strategy(), Ok(StrategyParams::Llm(_))));
+    let has_llm =
+        config.agents.iter().filter(|a| a.enabled).any(|a| matches!(a.strategy(), Ok(StrategyParams::Llm(_))));
     let mut answers = match replay {
         Some(book) => LlmAnswers::Replay(book),
         None if !remote.is_empty() => {
@@ -143,7 +140,8 @@ pub fn backtest_with(
         )),
         None => None,
     };
-    let mut driver = build_driver_with_agents(config, instruments, clock, CandleInput::Bars, Durability::Direct, specs)?;
+    let mut driver =
+        build_driver_with_agents(config, instruments, clock, CandleInput::Bars, Durability::Direct, specs)?;
     let warm_end = start_ms + i64::from(config.sim.warmup_days) * DAY_MS;
     let end = warm_end + (args.days * DAY_MS as f64) as i64;
     driver.engine.set_warming(true);
@@ -212,9 +210,7 @@ pub fn backtest_with(
     let llm = snapshot
         .agents
         .iter()
-        .filter(|a| {
-            config.agents.iter().any(|c| c.name == a.id && matches!(c.strategy(), Ok(StrategyParams::Llm(_))))
-        })
+        .filter(|a| config.agents.iter().any(|c| c.name == a.id && matches!(c.strategy(), Ok(StrategyParams::Llm(_)))))
         .map(|a| LlmUsage {
             agent: a.id,
             model: a.kind.clone(),

@@ -45,7 +45,10 @@ pub fn build_agents_with_env(config: &Config, env: &dyn Fn(&str) -> Option<Strin
                         next_due_ms: None,
                         in_flight: None,
                     },
-                    Err(reason) => AgentDriver::Unavailable { kind, reason },
+                    Err(reason) => {
+                        tracing::warn!(agent = %a.name, "LLM agent {reason}; the rest of the arena runs");
+                        AgentDriver::Unavailable { kind, reason }
+                    }
                 };
                 (driver, false)
             }

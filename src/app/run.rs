@@ -212,7 +212,9 @@ pub fn status_line(snap: &Snapshot) -> String {
         .agents
         .iter()
         .map(|a| {
-            let state = if a.paused {
+            let state = if let Some(why) = &a.unavailable {
+                format!(" ({why})")
+            } else if a.paused {
                 " PAUSED".to_owned()
             } else if a.state != crate::risk::TradingState::Active {
                 format!(" {}", a.state.as_str())

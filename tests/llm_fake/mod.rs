@@ -113,8 +113,7 @@ async fn chat(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> 
         });
         inner.script.pop_front().unwrap_or(Reply::Brain)
     };
-    if body.get("model").and_then(Value::as_str).is_none() || body.get("messages").and_then(Value::as_array).is_none()
-    {
+    if body.get("model").and_then(Value::as_str).is_none() || body.get("messages").and_then(Value::as_array).is_none() {
         return error(400, "`model` and `messages` are required", &[]);
     }
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
@@ -140,10 +139,8 @@ fn error(code: u16, message: &str, headers: &[(&str, &str)]) -> Response {
     let body = json!({"error": {"message": message, "type": "invalid_request_error", "param": null, "code": null}});
     let mut resp = (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response();
     for (k, v) in headers {
-        resp.headers_mut().insert(
-            header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
-            header::HeaderValue::from_str(v).unwrap(),
-        );
+        resp.headers_mut()
+            .insert(header::HeaderName::from_bytes(k.as_bytes()).unwrap(), header::HeaderValue::from_str(v).unwrap());
     }
     resp
 }

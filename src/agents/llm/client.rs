@@ -161,28 +161,26 @@ impl ChatClient {
         let result = if s.stream {
             self.streamed(&client, body).await
         } else {
-            client.chat().create_byot::<Value, ChatResponse>(body).await.map_err(|e| self.map_error(e)).and_then(
-                |r| {
-                    if let Some(e) = r.error.as_ref().filter(|e| !e.is_null()) {
-                        return Err(bad_response(format!("the server answered with an error object: {}", clip_value(e))));
-                    }
-                    let choice = r.choices.into_iter().next().ok_or_else(|| {
-                        bad_response("the answer has no `choices`: is base_url an OpenAI-compatible /v1 endpoint?")
-                    })?;
-                    let msg = choice.message.unwrap_or_default();
-                    Ok(ChatOutcome {
-                        output: ModelOutput {
-                            content: msg.content_text(),
-                            reasoning: msg.reasoning_text(),
-                            refusal: msg.refusal.filter(|r| !r.trim().is_empty()),
-                            finish_reason: choice.finish_reason.filter(|f| !f.is_empty()),
-                        },
-                        usage: r.usage.and_then(|u| u.tokens()),
-                        retries: 0,
-                        streamed: false,
-                    })
-                },
-            )
+            client.chat().create_byot::<Value, ChatResponse>(body).await.map_err(|e| self.map_error(e)).and_then(|r| {
+                if let Some(e) = r.error.as_ref().filter(|e| !e.is_null()) {
+                    return Err(bad_response(format!("the server answered with an error object: {}", clip_value(e))));
+                }
+                let choice = r.choices.into_iter().next().ok_or_else(|| {
+                    bad_response("the answer has no `choices`: is base_url an OpenAI-compatible /v1 endpoint?")
+                })?;
+                let msg = choice.message.unwrap_or_default();
+                Ok(ChatOutcome {
+                    output: ModelOutput {
+                        content: msg.content_text(),
+                        reasoning: msg.reasoning_text(),
+                        refusal: msg.refusal.filter(|r| !r.trim().is_empty()),
+                        finish_reason: choice.finish_reason.filter(|f| !f.is_empty()),
+                    },
+                    usage: r.usage.and_then(|u| u.tokens()),
+                    retries: 0,
+                    streamed: false,
+                })
+            })
         };
         let t = trace.lock().map(|t| t.clone()).unwrap_or_default();
         match result {
@@ -257,11 +255,12 @@ impl ChatClient {
             OpenAIError::ApiError(ApiErrorResponse { status_code, api_error }) => {
                 let status = status_code.as_u16();
                 let msg = clip(&api_error.message, 300);
-                let rejects_format = matches!(status, 400 | 422 | 500 | 501)
-                    && mentions_format(&api_error.message)
+                let rejects_format = matches!(status, 400 | 422 | 500 | 501) && mentions_format(&api_error.message)
                     || matches!(status, 400 | 422) && !mentions_other_param(&api_error.message);
                 let (code, advice) = match status {
-                    429 => ("rate_limited", "the provider rate-limits this key; a later cycle will try again".to_owned()),
+                    429 => {
+                        ("rate_limited", "the provider rate-limits this key; a later cycle will try again".to_owned())
+                    }
                     401 | 403 => (
                         "http_error",
                         match &s.key_env {
@@ -489,7 +488,9 @@ fn api_error(status: reqwest::StatusCode, body: &str) -> OpenAIError {
     let parsed: Option<Value> = serde_json::from_str(body).ok();
     let pick = |v: &Value| -> Option<String> {
         let e = v.get("error");
-        e.and_then(|e| e.get("message")).and_then(Value::as_str).map(str::to_owned)
+        e.and_then(|e| e.get("message"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
             .or_else(|| e.and_then(Value::as_str).map(str::to_owned))
             .or_else(|| v.get("message").and_then(Value::as_str).map(str::to_owned))
             .or_else(|| v.get("detail").map(|d| d.as_str().map_or_else(|| d.to_string(), str::to_owned)))
@@ -498,13 +499,17 @@ fn api_error(status: reqwest::StatusCode, body: &str) -> OpenAIError {
         let t = body.trim();
         if t.is_empty() { status.canonical_reason().unwrap_or("no message").to_owned() } else { clip(t, 300) }
     });
-    OpenAIError::ApiError(ApiErrorResponse { status_code: status, api_error: ApiError { message, ..ApiError::default() } })
+    OpenAIError::ApiError(ApiErrorResponse {
+        status_code: status,
+        api_error: ApiError { message, ..ApiError::default() },
+    })
 }
 
 /// `Retry-After` (seconds or HTTP date) or `retry-after-ms`, capped at one hour.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let cap = Duration::from_secs(3600);
-    if let Some(ms) = headers.get("retry-after-ms").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok())
+    if let Some(ms) =
+        headers.get("retry-after-ms").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok())
         && ms.is_finite()
         && ms >= 0.0
     {
@@ -654,7 +659,10 @@ mod tests {
         assert_eq!(retry_after(&h), Some(Duration::ZERO), "a date in the past means now");
         h.insert("retry-after", HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h), None);
-        assert_eq!(RetryPolicy { max_retries: 9, base: Duration::from_millis(500), max: Duration::from_secs(8) }.backoff(10), Duration::from_secs(8));
+        assert_eq!(
+            RetryPolicy { max_retries: 9, base: Duration::from_millis(500), max: Duration::from_secs(8) }.backoff(10),
+            Duration::from_secs(8)
+        );
     }
 
     #[test]

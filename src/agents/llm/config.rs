@@ -263,7 +263,8 @@ impl LlmParams {
         if self.retry_backoff_ms > 60_000 || self.retry_backoff_max_ms > 600_000 {
             return Err("`retry_backoff_ms` must be at most 60000 and `retry_backoff_max_ms` at most 600000".into());
         }
-        for (key, v) in [("input_usd_per_mtok", self.input_usd_per_mtok), ("output_usd_per_mtok", self.output_usd_per_mtok)]
+        for (key, v) in
+            [("input_usd_per_mtok", self.input_usd_per_mtok), ("output_usd_per_mtok", self.output_usd_per_mtok)]
         {
             if v < Decimal::ZERO || v > Decimal::from(10_000) {
                 return Err(format!("`{key}` must be between 0 and 10000 USD per million tokens"));
@@ -375,7 +376,8 @@ mod tests {
         assert_eq!(p.resolved_structured_output(), StructuredOutput::JsonObject);
         assert_eq!(p.cadence_secs, 180);
         assert_eq!(p.timeout_secs, 60);
-        let p = params("provider = \"llama.cpp\"\nmodel = \"qwen\"\nbase_url = \"http://127.0.0.1:9999/v1/\"\n").unwrap();
+        let p =
+            params("provider = \"llama.cpp\"\nmodel = \"qwen\"\nbase_url = \"http://127.0.0.1:9999/v1/\"\n").unwrap();
         assert_eq!(p.resolved_base_url(), "http://127.0.0.1:9999/v1");
         assert_eq!(p.resolved_key_env(), None);
         assert_eq!(p.resolve_key(|_| None), Ok(None));

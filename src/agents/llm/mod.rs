@@ -172,7 +172,8 @@ impl LlmAgent {
                 b.build().map_err(|e| LlmError::Http { agent: id, message: e.to_string() })?
             }
         };
-        let limits = BudgetLimits { max_tokens_per_day: params.max_tokens_per_day, max_usd_per_day: params.max_usd_per_day };
+        let limits =
+            BudgetLimits { max_tokens_per_day: params.max_tokens_per_day, max_usd_per_day: params.max_usd_per_day };
         let budget = match &setup.budget_dir {
             Some(dir) => Budget::persistent(id.as_str(), limits, dir.join(format!("{}.json", file_safe(id.as_str())))),
             None => Budget::new(id.as_str(), limits),
@@ -376,7 +377,10 @@ impl LlmAgent {
         if first {
             format!("### system (fnv1a64 {h:016x})\n{}\n\n### user\n{}", r.system, r.user)
         } else {
-            format!("### system (fnv1a64 {h:016x}, unchanged: stored in full with an earlier decision)\n\n### user\n{}", r.user)
+            format!(
+                "### system (fnv1a64 {h:016x}, unchanged: stored in full with an earlier decision)\n\n### user\n{}",
+                r.user
+            )
         }
     }
 }
@@ -414,7 +418,9 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
 fn is_loopback(url: &str) -> bool {
     let rest = url.split("://").nth(1).unwrap_or("");
     let host = rest.split(['/', '?']).next().unwrap_or("");
-    let host = if host.starts_with('[') { host.split(']').next().unwrap_or("").trim_start_matches('[') } else {
+    let host = if host.starts_with('[') {
+        host.split(']').next().unwrap_or("").trim_start_matches('[')
+    } else {
         host.rsplit_once(':').map_or(host, |(h, _)| h)
     };
     host.eq_ignore_ascii_case("localhost") || host.starts_with("127.") || host == "::1"

@@ -186,7 +186,10 @@ pub fn parse_decision(output: &ModelOutput, ctx: &ParseContext) -> Result<Decisi
             ));
         }
         Err(e) if e.kind == OutputErrorKind::NoJson && looks_like_refusal(&rest) => {
-            return Err(err(OutputErrorKind::Refusal, format!("the model declined: {}", clip(&sanitize(rest.trim()), 300))));
+            return Err(err(
+                OutputErrorKind::Refusal,
+                format!("the model declined: {}", clip(&sanitize(rest.trim()), 300)),
+            ));
         }
         Err(e) => return Err(e),
     };
@@ -217,13 +220,7 @@ pub fn failure_code(error: &str) -> &str {
     }
 }
 
-fn compose_reasoning(
-    proposals: &[Proposal],
-    top: Option<&str>,
-    prose: &str,
-    think: &str,
-    provider: &str,
-) -> String {
+fn compose_reasoning(proposals: &[Proposal], top: Option<&str>, prose: &str, think: &str, provider: &str) -> String {
     let prose = sanitize(prose.trim());
     let summary = if let Some(t) = top.map(str::trim).filter(|t| !t.is_empty()) {
         sanitize(t)
@@ -488,7 +485,9 @@ fn interpret(value: &Value) -> Result<(Vec<RawItem<'_>>, Option<String>), Output
             }
             Ok((map_items(obj)?, reasoning))
         }
-        other => Err(err(OutputErrorKind::BadShape, format!("expected a JSON object or list, got {}", type_name(other)))),
+        other => {
+            Err(err(OutputErrorKind::BadShape, format!("expected a JSON object or list, got {}", type_name(other))))
+        }
     }
 }
 
@@ -544,7 +543,10 @@ fn validate_item(item: &RawItem<'_>, ctx: &ParseContext) -> Result<Proposal, Out
         Some(Value::String(s)) => parse_signal(s)?,
         None | Some(Value::Null) => return Err(err(OutputErrorKind::MissingField, "a decision has no `signal`")),
         Some(other) => {
-            return Err(err(OutputErrorKind::WrongType, format!("`signal` must be a string, got {}", type_name(other))));
+            return Err(err(
+                OutputErrorKind::WrongType,
+                format!("`signal` must be a string, got {}", type_name(other)),
+            ));
         }
     };
     let named = match (item.key_coin, obj.get("coin").or_else(|| obj.get("symbol"))) {
@@ -646,7 +648,8 @@ fn validate_entry(
         return Err(err(OutputErrorKind::BadShape, format!("{what}: there is no price for {} this cycle", coin.base)));
     };
     let long = signal == Signal::BuyToEnter;
-    if long && !(stop < price && target > price) || !long && !(stop > price && target < price) {
+    let sides_ok = if long { stop < price && target > price } else { stop > price && target < price };
+    if !sides_ok {
         let (s_side, t_side) = if long { ("below", "above") } else { ("above", "below") };
         return Err(err(
             OutputErrorKind::WrongSide,
@@ -685,7 +688,12 @@ fn validate_entry(
         }
         Some(Value::Number(n)) => match n.as_f64() {
             Some(c) if (0.0..=1.0).contains(&c) => c,
-            _ => return Err(err(OutputErrorKind::BadNumber, format!("{what}: `confidence` must be in [0, 1], got {n}"))),
+            _ => {
+                return Err(err(
+                    OutputErrorKind::BadNumber,
+                    format!("{what}: `confidence` must be in [0, 1], got {n}"),
+                ));
+            }
         },
         Some(other) => {
             return Err(err(
@@ -723,10 +731,9 @@ fn optional_number(obj: &Map<String, Value>, key: &str, what: &str) -> Result<Op
         Some(Value::Number(n)) => number_to_decimal(n)
             .map(Some)
             .ok_or_else(|| err(OutputErrorKind::BadNumber, format!("{what}: `{key}` = {n} is not a usable number"))),
-        Some(other) => Err(err(
-            OutputErrorKind::WrongType,
-            format!("{what}: `{key}` must be a number, got {}", type_name(other)),
-        )),
+        Some(other) => {
+            Err(err(OutputErrorKind::WrongType, format!("{what}: `{key}` must be a number, got {}", type_name(other))))
+        }
     }
 }
 
@@ -854,7 +861,8 @@ mod tests {
 
     #[test]
     fn think_fences_and_prose_are_stripped_and_kept_as_reasoning() {
-        let text = format!("<think>BTC looks strong {{not json</think>\nHere is my call:\n```json\n[{ENTRY}]\n```\nGood luck");
+        let text =
+            format!("<think>BTC looks strong {{not json</think>\nHere is my call:\n```json\n[{ENTRY}]\n```\nGood luck");
         let d = parse(&text).unwrap();
         assert_eq!(d.proposals.len(), 1);
         assert!(d.reasoning.starts_with("Here is my call:"), "{}", d.reasoning);

@@ -230,9 +230,13 @@ impl Prompts {
                 .env
                 .get_template(name)
                 .map_err(|e| PromptError::Template { name: name.into(), message: describe(&e) })?;
-            t.render(minijinja::value::Serde(view)).map_err(|e| PromptError::Template { name: name.into(), message: describe(&e) })
+            t.render(minijinja::value::Serde(view))
+                .map_err(|e| PromptError::Template { name: name.into(), message: describe(&e) })
         };
-        Ok(RenderedPrompt { system: render("system.j2")?.trim().to_owned(), user: render("user.j2")?.trim().to_owned() })
+        Ok(RenderedPrompt {
+            system: render("system.j2")?.trim().to_owned(),
+            user: render("user.j2")?.trim().to_owned(),
+        })
     }
 }
 
@@ -251,7 +255,10 @@ pub fn build_view(request: &AgentRequest, rules: &RulesView) -> PromptView {
     let markets = &request.markets;
     let mark_of = |s: Symbol| markets.iter().find(|m| m.instrument.symbol == s).and_then(|m| m.mark.or(m.last));
     let mmr = |s: Symbol| {
-        markets.iter().find(|m| m.instrument.symbol == s).map_or(Decimal::ZERO, |m| m.instrument.maintenance_margin_rate)
+        markets
+            .iter()
+            .find(|m| m.instrument.symbol == s)
+            .map_or(Decimal::ZERO, |m| m.instrument.maintenance_margin_rate)
     };
     let coin_of = |s: Symbol| {
         markets.iter().find(|m| m.instrument.symbol == s).map_or_else(|| s.to_string(), |m| m.instrument.base.clone())

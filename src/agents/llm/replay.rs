@@ -36,7 +36,8 @@ pub struct ReplayBook {
 
 impl ReplayBook {
     pub fn load(path: &Path) -> Result<Self, ReplayError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ReplayError::Read { path: path.to_owned(), source })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ReplayError::Read { path: path.to_owned(), source })?;
         Self::parse(&text, path)
     }
 
