@@ -68,6 +68,8 @@ fn harness() -> Harness {
     };
     // Never pause: every answer must reach the engine's validation and the gate.
     let config = EngineConfig { candle_input: CandleInput::Bars, pause_after_failures: 0, ..EngineConfig::default() };
+    // The struct update keeps this harness compiling when the gate gains limits.
+    #[allow(clippy::needless_update)]
     let gate = RiskGate::new(RiskLimits { max_leverage: Decimal::from(CAP), ..RiskLimits::default() });
     let engine = Engine::new(config, insts, vec![spec], gate, Arc::new(clock.clone()));
     let mut driver = Driver::new(engine, Box::new(paper), Some(clock), Durability::Direct);
