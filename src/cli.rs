@@ -100,6 +100,13 @@ pub struct BacktestArgs {
     /// Print the report as JSON on stdout (throughput goes to stderr so stdout is reproducible).
     #[arg(long)]
     pub json: bool,
+    /// Answer LLM agents from recorded decisions (JSON Lines of decision records, e.g. written by
+    /// --record-decisions or exported from the ledger) instead of calling the models.
+    #[arg(long, value_name = "FILE")]
+    pub replay_decisions: Option<PathBuf>,
+    /// Write every LLM decision of this backtest to FILE (JSON Lines) for a later --replay-decisions.
+    #[arg(long, value_name = "FILE")]
+    pub record_decisions: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone)]

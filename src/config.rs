@@ -10,6 +10,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::agents::baseline::BuyAndHoldParams;
+use crate::agents::llm::LlmParams;
 use crate::agents::rules::random::RandomParams;
 use crate::agents::rules::trend::TrendParams;
 use crate::domain::{AgentId, Symbol};
@@ -188,6 +189,8 @@ pub enum AgentKind {
     BuyAndHold,
     Trend,
     Random,
+    /// A model behind any OpenAI-compatible chat-completions endpoint.
+    Llm,
 }
 
 impl AgentKind {
@@ -196,6 +199,7 @@ impl AgentKind {
             AgentKind::BuyAndHold => "buy_and_hold",
             AgentKind::Trend => "trend",
             AgentKind::Random => "random",
+            AgentKind::Llm => "llm",
         }
     }
 }
@@ -253,6 +257,7 @@ pub enum StrategyParams {
     BuyAndHold(BuyAndHoldParams),
     Trend(TrendParams),
     Random(RandomParams),
+    Llm(Box<LlmParams>),
 }
 
 impl AgentConfig {
@@ -278,6 +283,11 @@ impl AgentConfig {
                 let p: RandomParams = table.try_into().map_err(parse_err)?;
                 p.validate().map_err(|m| invalid(&key, m))?;
                 Ok(StrategyParams::Random(p))
+            }
+            AgentKind::Llm => {
+                let p: LlmParams = table.try_into().map_err(parse_err)?;
+                p.validate().map_err(|m| invalid(&key, m))?;
+                Ok(StrategyParams::Llm(Box::new(p)))
             }
         }
     }

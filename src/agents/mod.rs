@@ -11,6 +11,8 @@
 
 pub mod baseline;
 pub mod context;
+pub mod invalidation;
+pub mod llm;
 pub mod rules;
 pub mod scripted;
 

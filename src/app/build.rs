@@ -26,12 +26,34 @@ pub fn sim_config(config: &Config, start_ms: i64, mode: SimMode, step_ms: i64) -
 
 /// Builds the agents enabled in `config`.
 pub fn build_agents(config: &Config) -> anyhow::Result<Vec<AgentSpec>> {
+    build_agents_with_env(config, &|var| std::env::var(var).ok())
+}
+
+/// Builds the agents enabled in `config`, reading LLM API keys through `env`. An LLM agent
+/// whose key is missing is listed as "not configured" and the rest of the arena runs.
+pub fn build_agents_with_env(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Vec<AgentSpec>> {
     let mut specs = Vec::new();
     for a in config.agents.iter().filter(|a| a.enabled) {
         let (driver, benchmark) = match a.strategy()? {
             StrategyParams::BuyAndHold(p) => (AgentDriver::Rule(Box::new(BuyAndHold::new(p))), true),
             StrategyParams::Trend(p) => (AgentDriver::Rule(Box::new(Trend::new(p))), false),
             StrategyParams::Random(p) => (AgentDriver::Rule(Box::new(RandomTrader::new(p))), false),
+            StrategyParams::Llm(p) => {
+                let kind = crate::agents::llm::agent_kind(&p);
+                let driver = match p.resolve_key(env) {
+                    Ok(_) => AgentDriver::Remote {
+                        kind,
+                        cadence_ms: i64::try_from(p.cadence_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+                        next_due_ms: None,
+                        in_flight: None,
+                    },
+                    Err(reason) => {
+                        tracing::warn!(agent = %a.name, "LLM agent {reason}; the rest of the arena runs");
+                        AgentDriver::Unavailable { kind, reason }
+                    }
+                };
+                (driver, false)
+            }
         };
         specs.push(AgentSpec {
             id: a.name,
@@ -54,6 +76,19 @@ pub fn build_driver(
     durability: Durability,
 ) -> anyhow::Result<Driver> {
     let specs = build_agents(config)?;
+    build_driver_with_agents(config, instruments, clock, candle_input, durability, specs)
+}
+
+/// Engine + paper venue for `config` with the given agents (e.g. LLM agents made available
+/// without keys because their decisions are replayed).
+pub fn build_driver_with_agents(
+    config: &Config,
+    instruments: Vec<Instrument>,
+    clock: ManualClock,
+    candle_input: CandleInput,
+    durability: Durability,
+    specs: Vec<AgentSpec>,
+) -> anyhow::Result<Driver> {
     let mut paper = PaperExchange::new(config.paper.venue.clone(), instruments.clone(), 1);
     for s in &specs {
         paper.open_account(s.id, s.balance);

@@ -5,8 +5,8 @@ mod backtest;
 mod build;
 mod run;
 
-pub use backtest::{BacktestReport, backtest, format_report};
-pub use build::{build_agents, build_driver, sim_config};
+pub use backtest::{BacktestReport, LlmUsage, backtest, backtest_with, format_report, lookahead_warning};
+pub use build::{build_agents, build_agents_with_env, build_driver, build_driver_with_agents, sim_config};
 pub use run::{run, status_line};
 
 use std::path::PathBuf;

@@ -219,8 +219,18 @@ async fn run_async(config: Config, paths: Paths, args: RunArgs) -> anyhow::Resul
     let (market_tx, market_rx) = mpsc::channel(4096);
     let (_cmd_tx, cmd_rx) = mpsc::channel(64);
     let (_venue_tx, venue_rx) = mpsc::channel(64);
-    let (_reply_tx, reply_rx) = mpsc::channel(64);
-    let (req_tx, _req_rx) = mpsc::channel(64);
+    let (reply_tx, reply_rx) = mpsc::channel(64);
+    let (req_tx, req_rx) = mpsc::channel(64);
+    // LLM agents: one worker answers the engine's requests, each call on its own task.
+    let llm_setup = crate::agents::llm::LlmSetup {
+        config_dir: crate::agents::llm::LlmSetup::default_config_dir(),
+        budget_dir: Some(paths.data_dir.join("llm-budget")),
+        env: &|var| std::env::var(var).ok(),
+        wall_clock: crate::agents::llm::LlmSetup::system_clock(),
+        http: None,
+    };
+    let llm_agents = crate::agents::llm::build_llm_agents(&config, &llm_setup)?;
+    let llm_worker = tokio::spawn(crate::agents::llm::run_worker(llm_agents, req_rx, reply_tx, shutdown.clone()));
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::default()));
     let mut link = LedgerLink::new(Arc::clone(&ledger), acks, run_id);
     link.skip_seq(seq);
@@ -251,6 +261,7 @@ async fn run_async(config: Config, paths: Paths, args: RunArgs) -> anyhow::Resul
     let _ = feed.await;
     let (_driver, link, _reason) = engine_task.await.context("the engine task failed")?;
     let _ = status.await;
+    let _ = llm_worker.await;
     drop(link);
     match Arc::try_unwrap(ledger) {
         Ok(ledger) => ledger.close().context("the ledger could not be flushed")?,
@@ -383,7 +394,9 @@ pub fn status_line(snap: &Snapshot) -> String {
         .agents
         .iter()
         .map(|a| {
-            let state = if a.paused {
+            let state = if let Some(why) = &a.unavailable {
+                format!(" ({why})")
+            } else if a.paused {
                 " PAUSED".to_owned()
             } else if a.state != crate::risk::TradingState::Active {
                 format!(" {}", a.state.as_str())
