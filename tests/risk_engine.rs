@@ -598,3 +598,22 @@ fn the_arena_daily_loss_breaker_halts_and_flattens_everyone() {
     d.command(Command::ReleaseBreakers { agent: None });
     assert_eq!(d.engine.snapshot().global_state, TradingState::Active);
 }
+
+#[test]
+fn numeric_invalidation_levels_close_the_position() {
+    // "closes below 59,500 on the 1m close" is read as a level and enforced by the engine.
+    let mut d = entry(Signal::BuyToEnter, dec!(0.1), Some(dec!(58000)), None, dec!(1));
+    d.proposals[0].invalidation_condition = Some("BTC closes below 59500 on the 1m close".into());
+    let mut driver = scripted(vec![(2 * MIN, d)], limits());
+    driver.on_market(flat(0, dec!(60000)));
+    driver.on_market(flat(1, dec!(60000)));
+    let snap = driver.engine.snapshot();
+    let level = snap.agents[0].positions[0].plan.as_ref().unwrap().invalidation_level.expect("parsed");
+    assert!(level.below && level.price == dec!(59500));
+    // An intra-minute dip below the level does not count: only the 1m close does.
+    driver.on_market(bar(2, dec!(60000), dec!(60000), dec!(59400), dec!(59800)));
+    assert_eq!(driver.engine.account(id("alice")).unwrap().qty(btc()), dec!(0.1));
+    driver.on_market(flat(3, dec!(59450)));
+    assert!(driver.engine.account(id("alice")).unwrap().is_flat());
+    assert!(driver.engine.snapshot().log.iter().any(|l| l.text.starts_with("invalidation breached")));
+}

@@ -329,6 +329,64 @@ impl Engine {
         }
     }
 
+    /// Numeric invalidation levels that refer to market `i`: on every price update, or on the
+    /// close of the named timeframe. A breached level closes the position it belongs to.
+    pub(super) fn check_invalidations(
+        &mut self,
+        i: usize,
+        closed: crate::market::candles::Closed,
+        now: i64,
+        out: &mut Outputs,
+    ) {
+        let market = &self.markets[i];
+        let symbol = market.symbol();
+        let mut to_close = Vec::new();
+        for (a, slot) in self.agents.iter().enumerate() {
+            for plan in &slot.plans {
+                let Some(level) = plan.invalidation_level else { continue };
+                if level.symbol.unwrap_or(plan.symbol) != symbol {
+                    continue;
+                }
+                let price = match level.on_close_of {
+                    None => market.mark_or_last(),
+                    Some(tf) if closed.contains(tf) => market
+                        .series
+                        .last_closed(tf)
+                        .and_then(|c| Decimal::from_f64_retain(c.close))
+                        .map(|p| market.instrument.round_price(p)),
+                    Some(_) => None,
+                };
+                let Some(price) = price else { continue };
+                let breached = if level.below { price < level.price } else { price > level.price };
+                let held = slot.account.qty(plan.symbol);
+                let exiting = slot.open_orders.iter().any(|o| {
+                    o.request.symbol == plan.symbol
+                        && o.request.kind == OrderKind::Market
+                        && matches!(
+                            o.request.purpose,
+                            OrderPurpose::Exit
+                                | OrderPurpose::StopLoss
+                                | OrderPurpose::TakeProfit
+                                | OrderPurpose::Flatten
+                        )
+                });
+                if breached && !held.is_zero() && !exiting {
+                    let when = level.on_close_of.map_or_else(|| "price".to_owned(), |tf| format!("{tf} close"));
+                    let why = format!(
+                        "invalidation breached: {symbol} {when} {price} is {} {} ({})",
+                        if level.below { "below" } else { "above" },
+                        level.price,
+                        plan.invalidation.clone().unwrap_or_default()
+                    );
+                    to_close.push((a, plan.symbol, held, why));
+                }
+            }
+        }
+        for (a, sym, held, why) in to_close {
+            self.protective_close(a, sym, held, OrderPurpose::Exit, &why, now, out);
+        }
+    }
+
     /// Closes a position at market for protection, logging why.
     #[allow(clippy::too_many_arguments)]
     fn protective_close(

@@ -433,6 +433,7 @@ impl Engine {
         if !self.warming {
             // Breakers and protection first: a trip on this event blocks decisions made on it.
             self.after_market_risk(i, now, out);
+            self.check_invalidations(i, closed, now, out);
         }
         if !closed.is_empty() {
             self.run_rule_agents(i, closed, now, out);
@@ -861,11 +862,16 @@ impl Engine {
                 let (outcome, approved) = self.submit(a, request, Some(decision_id), now, out);
                 if let (ProposalOutcome::Submitted { order }, Some(approved)) = (&outcome, approved) {
                     let order = *order;
+                    let instruments: Vec<_> = self.markets.iter().map(|m| m.instrument.clone()).collect();
                     let plan = ExitPlan {
                         symbol: p.symbol,
                         stop_loss: approved.stop_loss,
                         profit_target: approved.take_profit,
                         invalidation: p.invalidation_condition.clone(),
+                        invalidation_level: p
+                            .invalidation_condition
+                            .as_deref()
+                            .and_then(|text| crate::agents::invalidation::parse_invalidation(text, &instruments)),
                         rationale: p.justification.clone(),
                         confidence: p.confidence,
                         stop_order: None,

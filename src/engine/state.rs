@@ -93,6 +93,10 @@ pub struct ExitPlan {
     pub stop_loss: Option<Price>,
     pub profit_target: Option<Price>,
     pub invalidation: Option<String>,
+    /// The invalidation condition read as a price level, when it could be (enforced by the
+    /// engine; otherwise the text is only shown to the agent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invalidation_level: Option<crate::agents::invalidation::InvalidationLevel>,
     /// The reasoning the position was opened with.
     pub rationale: String,
     pub confidence: f64,
