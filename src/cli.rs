@@ -63,6 +63,10 @@ pub struct RunArgs {
     /// Stop after this many seconds of wall time (useful for scripts and tests).
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
+    /// Record the warm-up history and every market event of the session to FILE (JSON Lines,
+    /// replayable).
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -4,6 +4,7 @@
 mod backtest;
 mod build;
 mod run;
+pub mod sources;
 
 pub use backtest::{BacktestReport, backtest, format_report};
 pub use build::{build_agents, build_driver, sim_config};

@@ -9,14 +9,15 @@ use rust_decimal::Decimal;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::{DAY_MS, Paths, build_driver, sim_config};
+use super::{Paths, build_driver};
 use crate::cli::RunArgs;
 use crate::clock::{ManualClock, fmt_time};
 use crate::config::Config;
 use crate::engine::runner::{self, RunnerConfig, RunnerIo, SourceEvent};
 use crate::engine::{Durability, FeedState, FeedStatus, Snapshot};
 use crate::market::candles::CandleInput;
-use crate::market::sim::{SimMarket, SimMode};
+use crate::market::recording::RecordingHeader;
+use crate::market::sim::SimMarket;
 
 /// Runs the arena live on the simulated market until Ctrl-C, SIGTERM or `--duration`.
 pub fn run(config: &Config, paths: &Paths, args: &RunArgs) -> anyhow::Result<()> {
@@ -41,28 +42,19 @@ async fn run_async(config: Config, args: RunArgs) -> anyhow::Result<()> {
         bail!("--speed must be in (0, 100000], got {speed}");
     }
     let now_ms = jiff::Timestamp::now().as_millisecond();
-    let warmup_ms = i64::from(config.sim.warmup_days) * DAY_MS;
-    // History up to now (bars, instantly), then live ticks paced by the clock.
-    let start_ms = crate::domain::Timeframe::M1.bucket_start(now_ms - warmup_ms);
-    let mut sim = SimMarket::new(sim_config(&config, start_ms, SimMode::Bars, config.sim.step_ms))
-        .context("cannot build the simulated market")?;
-    let clock = ManualClock::new(start_ms);
-    let mut driver = build_driver(&config, sim.instruments(), clock, CandleInput::Bars, Durability::Direct)?;
-    driver.engine.set_warming(true);
-    let mut buf = Vec::new();
-    let live_from = crate::domain::Timeframe::M1.bucket_start(now_ms);
-    while sim.now_ms() < live_from {
-        buf.clear();
-        sim.step(&mut buf);
-        for ev in buf.drain(..) {
-            driver.on_market(ev);
+    // History up to now (instantly), then live data: sim ticks paced by the clock, or a venue.
+    let mut source = super::sources::prepare(&config, now_ms).await?;
+    let config = source.config.clone();
+    let clock = ManualClock::new(source.start_ms);
+    let mut driver = build_driver(&config, source.instruments.clone(), clock, CandleInput::Bars, Durability::Direct)?;
+    let recorder = match &args.record {
+        Some(path) => {
+            let header = RecordingHeader::new(source.name(), now_ms, source.instruments.clone());
+            Some(super::sources::Recorder::start(path, header).await?)
         }
-        driver.discard_records();
-    }
-    driver.engine.set_warming(false);
-    driver.engine.set_candle_input(CandleInput::Trades);
-    tracing::info!(warmup_days = config.sim.warmup_days, "sim history generated; going live");
-    sim.set_mode(SimMode::Ticks);
+        None => None,
+    };
+    source.warm_up(&mut driver, now_ms, recorder.as_ref()).await;
 
     let shutdown = CancellationToken::new();
     let (market_tx, market_rx) = mpsc::channel(4096);
@@ -79,7 +71,8 @@ async fn run_async(config: Config, args: RunArgs) -> anyhow::Result<()> {
         requests: req_tx,
         snapshots: snap_tx,
     };
-    let feed = tokio::spawn(sim_feed(sim, speed, market_tx, shutdown.clone()));
+    let feed = source
+        .spawn(market_tx, recorder, shutdown.clone(), |sim, tx, stop| tokio::spawn(sim_feed(sim, speed, tx, stop)));
     let runner_cfg = RunnerConfig { tick: Duration::from_millis(100), snapshot_hz: config.engine.snapshot_hz };
     let engine_task = tokio::spawn(runner::run(driver, io, runner_cfg, shutdown.clone()));
     let status = tokio::spawn(status_lines(

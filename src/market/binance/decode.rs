@@ -394,13 +394,10 @@ mod tests {
         let frame = wrap("bnbbtc@kline_1m", data);
         let Parsed::Kline(k) = parse_frame(&frame).unwrap() else { panic!() };
         assert_eq!((k.k.open_ms, k.k.symbol, k.k.interval, k.k.closed), (1672515780000, "BNBBTC", "1m", false));
-        assert_eq!((k.k.open, k.k.close, k.k.high, k.k.low, k.k.volume), (
-            dec!(0.0010),
-            dec!(0.0020),
-            dec!(0.0025),
-            dec!(0.0015),
-            dec!(1000)
-        ));
+        assert_eq!(
+            (k.k.open, k.k.close, k.k.high, k.k.low, k.k.volume),
+            (dec!(0.0010), dec!(0.0020), dec!(0.0025), dec!(0.0015), dec!(1000))
+        );
         // ...but the example's open is below its low. It is illustrative; a real kline can
         // never look like that, so the decoder refuses it rather than feed it to indicators.
         let e = one(&frame).unwrap_err();
@@ -410,18 +407,16 @@ mod tests {
         let WsItem::Candle { symbol, bar, closed, event_ms } = item else { panic!("{item:?}") };
         assert_eq!((symbol.as_str(), closed, event_ms), ("BNBBTC", false, Some(1672515782136)));
         assert_eq!(bar.open_ms, 1672515780000);
-        assert_eq!((bar.open, bar.high, bar.low, bar.close, bar.volume), (
-            dec!(0.0016),
-            dec!(0.0025),
-            dec!(0.0015),
-            dec!(0.0020),
-            dec!(1000)
-        ));
+        assert_eq!(
+            (bar.open, bar.high, bar.low, bar.close, bar.volume),
+            (dec!(0.0016), dec!(0.0025), dec!(0.0015), dec!(0.0020), dec!(1000))
+        );
     }
 
     #[test]
     fn documented_book_tickers_spot_and_futures() {
-        let spot = r#"{"u":400900217,"s":"BNBUSDT","b":"25.35190000","B":"31.21000000","a":"25.36520000","A":"40.66000000"}"#;
+        let spot =
+            r#"{"u":400900217,"s":"BNBUSDT","b":"25.35190000","B":"31.21000000","a":"25.36520000","A":"40.66000000"}"#;
         let WsItem::Market { event, seq } = one(&wrap("bnbusdt@bookTicker", spot)).unwrap() else { panic!() };
         assert_eq!((event.ts_ms, seq), (42, Some(400900217)), "spot has no time: the receive time is used");
         assert_eq!(

@@ -242,14 +242,21 @@ mod tests {
     #[test]
     fn combined_stream_url_lists_every_stream_in_lower_case() {
         let syms = vec![Symbol::new("BTCUSDT").unwrap(), Symbol::new("ETHUSDT").unwrap()];
-        let b = Binance::new(BinanceMarket::Usdm, "http://127.0.0.1:1", "ws://127.0.0.1:2/", syms.clone(), &HttpSettings::default())
-            .unwrap();
+        let b = Binance::new(
+            BinanceMarket::Usdm,
+            "http://127.0.0.1:1",
+            "ws://127.0.0.1:2/",
+            syms.clone(),
+            &HttpSettings::default(),
+        )
+        .unwrap();
         assert_eq!(
             b.ws_url(),
             "ws://127.0.0.1:2/stream?streams=btcusdt@aggTrade/btcusdt@kline_1m/btcusdt@bookTicker/btcusdt@markPrice@1s/\
              ethusdt@aggTrade/ethusdt@kline_1m/ethusdt@bookTicker/ethusdt@markPrice@1s"
         );
-        let s = Binance::new(BinanceMarket::Spot, "http://127.0.0.1:1", "ws://h", syms, &HttpSettings::default()).unwrap();
+        let s =
+            Binance::new(BinanceMarket::Spot, "http://127.0.0.1:1", "ws://h", syms, &HttpSettings::default()).unwrap();
         assert!(!s.ws_url().contains("markPrice"), "spot has no mark price stream");
     }
 }

@@ -307,12 +307,10 @@ mod tests {
         let info: ExchangeInfo = serde_json::from_str(text).unwrap();
         let i = instrument(&info, Symbol::new("ETHBTC").unwrap(), BinanceMarket::Spot).unwrap();
         assert_eq!(i.kind, InstrumentKind::Spot);
-        assert_eq!((i.tick_size, i.lot_size, i.min_notional, i.max_leverage), (
-            dec!(0.000001),
-            dec!(0.001),
-            dec!(0.0001),
-            dec!(1)
-        ));
+        assert_eq!(
+            (i.tick_size, i.lot_size, i.min_notional, i.max_leverage),
+            (dec!(0.000001), dec!(0.001), dec!(0.0001), dec!(1))
+        );
     }
 
     #[test]
@@ -330,12 +328,10 @@ mod tests {
         let rows: Vec<KlineRow> = serde_json::from_str(text).unwrap();
         assert_eq!(rows[0].open_ms, 1499040000000);
         assert_eq!(rows[0].close_ms, 1499644799999);
-        assert_eq!((rows[0].open, rows[0].high, rows[0].low, rows[0].close), (
-            dec!(0.01634790),
-            dec!(0.80000000),
-            dec!(0.01575800),
-            dec!(0.01577100)
-        ));
+        assert_eq!(
+            (rows[0].open, rows[0].high, rows[0].low, rows[0].close),
+            (dec!(0.01634790), dec!(0.80000000), dec!(0.01575800), dec!(0.01577100))
+        );
         assert!(serde_json::from_str::<Vec<KlineRow>>(r#"[[1,"1","1"]]"#).is_err());
         assert!(serde_json::from_str::<Vec<KlineRow>>(r#"[[1,"x","1","1","1","1",2]]"#).is_err());
     }

@@ -47,7 +47,8 @@ impl CoinMap {
     }
 
     fn resolve(&self, coin: &str) -> Result<Symbol, DecodeError> {
-        self.symbol(coin).ok_or_else(|| DecodeError::Unexpected(format!("data for coin {coin}, which we did not subscribe to")))
+        self.symbol(coin)
+            .ok_or_else(|| DecodeError::Unexpected(format!("data for coin {coin}, which we did not subscribe to")))
     }
 }
 
@@ -243,7 +244,9 @@ pub fn decode_frame(text: &str, coins: &CoinMap, recv_ms: i64, out: &mut Vec<WsI
         }
         Parsed::AssetCtx(a) => {
             let symbol = coins.resolve(a.coin)?;
-            out.extend(context_events(symbol, &a.ctx, recv_ms)?.into_iter().map(|event| WsItem::Market { event, seq: None }));
+            out.extend(
+                context_events(symbol, &a.ctx, recv_ms)?.into_iter().map(|event| WsItem::Market { event, seq: None }),
+            );
         }
         Parsed::Control => out.push(WsItem::Control),
         Parsed::Error(e) => return Err(DecodeError::Venue(e)),
@@ -364,7 +367,10 @@ mod tests {
         assert_eq!(items.len(), 2);
         let WsItem::Market { event, seq } = &items[0] else { panic!() };
         assert_eq!((event.ts_ms, event.symbol.as_str(), *seq), (1700000000000, "SOLUSDT", None));
-        assert_eq!(event.data, MarketData::Trade { price: dec!(142.35), qty: dec!(3.5), aggressor: Side::Buy, trade_id: 901 });
+        assert_eq!(
+            event.data,
+            MarketData::Trade { price: dec!(142.35), qty: dec!(3.5), aggressor: Side::Buy, trade_id: 901 }
+        );
         let WsItem::Market { event, .. } = &items[1] else { panic!() };
         assert!(matches!(event.data, MarketData::Trade { aggressor: Side::Sell, .. }));
     }
@@ -389,10 +395,15 @@ mod tests {
         let items = decode(text).unwrap();
         let WsItem::Candle { symbol, bar, closed, .. } = &items[0] else { panic!() };
         assert_eq!((symbol.as_str(), *closed, bar.open_ms), ("BTCUSDT", false, 1700000040000));
-        assert_eq!((bar.open, bar.high, bar.low, bar.close, bar.volume), (dec!(100), dec!(102), dec!(99), dec!(101), dec!(5.5)));
+        assert_eq!(
+            (bar.open, bar.high, bar.low, bar.close, bar.volume),
+            (dec!(100), dec!(102), dec!(99), dec!(101), dec!(5.5))
+        );
         let ctx = r#"{"channel":"activeAssetCtx","data":{"coin":"BTC","ctx":{"dayNtlVlm":"1169046.29406","prevDayPx":"15.322","markPx":"14.3161","midPx":"14.314","funding":"0.0000125","openInterest":"688.11","oraclePx":"14.32","premium":"0.00031774","impactPxs":["14.3","14.32"],"dayBaseVlm":"1"}}}"#;
         let items = decode(ctx).unwrap();
-        let [WsItem::Market { event: mark, .. }, WsItem::Market { event: oi, .. }] = items.as_slice() else { panic!("{items:?}") };
+        let [WsItem::Market { event: mark, .. }, WsItem::Market { event: oi, .. }] = items.as_slice() else {
+            panic!("{items:?}")
+        };
         assert_eq!(
             mark.data,
             MarketData::Mark {

@@ -230,7 +230,9 @@ impl Hyperliquid {
 fn subscription(kind: &str, coin: &str, interval: Option<&str>) -> String {
     let coin = serde_json::to_string(coin).unwrap_or_else(|_| "\"\"".into());
     match interval {
-        Some(i) => format!(r#"{{"method":"subscribe","subscription":{{"type":"{kind}","coin":{coin},"interval":"{i}"}}}}"#),
+        Some(i) => {
+            format!(r#"{{"method":"subscribe","subscription":{{"type":"{kind}","coin":{coin},"interval":"{i}"}}}}"#)
+        }
         None => format!(r#"{{"method":"subscribe","subscription":{{"type":"{kind}","coin":{coin}}}}}"#),
     }
 }
@@ -380,8 +382,13 @@ mod tests {
 
     #[test]
     fn subscriptions_name_every_channel_per_coin() {
-        let hl = Hyperliquid::new("http://127.0.0.1:1", "ws://127.0.0.1:2/ws", vec![sym("BTCUSDT")], &HttpSettings::default())
-            .unwrap();
+        let hl = Hyperliquid::new(
+            "http://127.0.0.1:1",
+            "ws://127.0.0.1:2/ws",
+            vec![sym("BTCUSDT")],
+            &HttpSettings::default(),
+        )
+        .unwrap();
         let subs = hl.subscriptions();
         assert_eq!(subs.len(), 4);
         assert_eq!(subs[0], r#"{"method":"subscribe","subscription":{"type":"trades","coin":"BTC"}}"#);

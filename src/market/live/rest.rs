@@ -77,7 +77,10 @@ impl RateLimiter {
     /// A budget of `weight_per_minute` (the bucket starts full).
     pub fn new(weight_per_minute: u32) -> Self {
         let per_minute = f64::from(weight_per_minute.max(1));
-        Self { per_minute, state: Mutex::new(Bucket { tokens: per_minute, updated: Instant::now(), blocked_until: None }) }
+        Self {
+            per_minute,
+            state: Mutex::new(Bucket { tokens: per_minute, updated: Instant::now(), blocked_until: None }),
+        }
     }
 
     /// Waits until `weight` can be spent, then spends it.

@@ -344,11 +344,8 @@ impl<V: Venue> Feed<V> {
                 delay.as_secs_f64()
             );
             self.phase = Phase::Waiting { next_retry_ms };
-            self.detail = format!(
-                "{why}; reconnecting in {:.1} s (attempt {})",
-                delay.as_secs_f64(),
-                self.backoff.attempts()
-            );
+            self.detail =
+                format!("{why}; reconnecting in {:.1} s (attempt {})", delay.as_secs_f64(), self.backoff.attempts());
             self.report(true).await;
             let wake = Instant::now() + delay;
             let mut tick = tokio::time::interval(Duration::from_millis(200));
@@ -553,7 +550,10 @@ impl<V: Venue> Feed<V> {
             _ => true,
         };
         if !fresh {
-            self.bad("duplicate or out-of-order event", &format!("{} {} at {}", event.symbol, event.data.kind(), event.ts_ms));
+            self.bad(
+                "duplicate or out-of-order event",
+                &format!("{} {} at {}", event.symbol, event.data.kind(), event.ts_ms),
+            );
             return;
         }
         if matches!(event.data, MarketData::Trade { .. } | MarketData::Quote { .. }) {
@@ -646,8 +646,12 @@ impl<V: Venue> Feed<V> {
 
     async fn emit_bar(&mut self, i: usize, bar: Bar) {
         let symbol = self.syms[i].symbol;
-        self.send(SourceEvent::Market(MarketEvent { ts_ms: bar.open_ms + MINUTE_MS, symbol, data: MarketData::Bar(bar) }))
-            .await;
+        self.send(SourceEvent::Market(MarketEvent {
+            ts_ms: bar.open_ms + MINUTE_MS,
+            symbol,
+            data: MarketData::Bar(bar),
+        }))
+        .await;
     }
 
     /// Starts fetching the bars from `covered_ms` up to `until` (default: now) for symbol `i`.
@@ -686,7 +690,10 @@ impl<V: Venue> Feed<V> {
         }
     }
 
-    async fn on_backfill(&mut self, done: Result<(usize, i64, i64, Result<Vec<Bar>, RestError>), tokio::task::JoinError>) {
+    async fn on_backfill(
+        &mut self,
+        done: Result<(usize, i64, i64, Result<Vec<Bar>, RestError>), tokio::task::JoinError>,
+    ) {
         let Ok((i, from, until, result)) = done else {
             tracing::error!(venue = self.venue.name(), "a backfill task failed to complete");
             return;
