@@ -191,6 +191,7 @@ pub struct Hyperliquid {
     ws_url: String,
     symbols: Vec<Symbol>,
     coins: CoinMap,
+    ping_every: Duration,
 }
 
 impl Hyperliquid {
@@ -200,7 +201,13 @@ impl Hyperliquid {
         let limiter = Arc::new(RateLimiter::new(WEIGHT_LIMIT / 2));
         let rest = RestClient::new(rest_url, http, limiter, WEIGHT_LIMIT)?;
         let coins = CoinMap::new(symbols.iter().map(|s| (coin_name(*s), *s)).collect());
-        Ok(Self { rest, ws_url: ws_url.to_owned(), symbols, coins })
+        Ok(Self { rest, ws_url: ws_url.to_owned(), symbols, coins, ping_every: Duration::from_secs(30) })
+    }
+
+    /// Sends the keep-alive ping at this interval instead of every 30 s.
+    pub fn with_ping_interval(mut self, every: Duration) -> Self {
+        self.ping_every = every.max(Duration::from_millis(10));
+        self
     }
 
     /// Fetches the universe, checks every symbol and fixes the exact coin names.
@@ -261,7 +268,7 @@ impl Venue for Hyperliquid {
     }
 
     fn app_ping(&self) -> Option<(Duration, String)> {
-        Some((Duration::from_secs(30), r#"{"method":"ping"}"#.to_owned()))
+        Some((self.ping_every, r#"{"method":"ping"}"#.to_owned()))
     }
 
     fn max_connection_age(&self) -> Option<Duration> {

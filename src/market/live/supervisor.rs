@@ -170,6 +170,10 @@ impl Order {
     }
 }
 
+/// A finished backfill: symbol index, range, whether `until` came from a later stream bar
+/// (then every minute before it is settled, bar or not), and the bars.
+type Backfill = (usize, i64, i64, bool, Result<Vec<Bar>, RestError>);
+
 /// Per-symbol state.
 #[derive(Debug)]
 struct Sym {
@@ -240,7 +244,7 @@ struct Feed<V: Venue> {
     counters: Counters,
     phase: Phase,
     detail: String,
-    backfills: JoinSet<(usize, i64, i64, Result<Vec<Bar>, RestError>)>,
+    backfills: JoinSet<Backfill>,
     /// What was last reported, to report changes at once.
     reported: Option<(FeedState, Vec<Symbol>, String)>,
     last_report: Instant,
@@ -286,9 +290,13 @@ impl<V: Venue> Feed<V> {
     async fn run(&mut self, shutdown: &CancellationToken) {
         let url = self.venue.ws_url();
         let mut connections: u64 = 0;
+        let mut planned: Option<String> = None;
         loop {
             self.phase = Phase::Connecting;
-            self.detail = format!("connecting to {}", redact(&url));
+            self.detail = match planned.take() {
+                Some(why) => format!("planned reconnect ({why}); connecting to {}", redact(&url)),
+                None => format!("connecting to {}", redact(&url)),
+            };
             self.report(true).await;
             let connected = tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -327,7 +335,7 @@ impl<V: Venue> Feed<V> {
                         End::Planned(why) => {
                             tracing::info!(venue = self.venue.name(), "planned reconnect: {why}");
                             let _ = tokio::time::timeout(SEND_TIMEOUT, ws.close(None)).await;
-                            self.detail = format!("planned reconnect: {why}");
+                            planned = Some(why);
                             None
                         }
                         End::Lost(why) => Some(why),
@@ -662,6 +670,7 @@ impl<V: Venue> Feed<V> {
             s.needs_fill = false;
             return;
         };
+        let explicit = until.is_some();
         let until = until.unwrap_or_else(|| wall_ms() - CLOSE_MARGIN_MS);
         let from = from.max(Timeframe::M1.bucket_start(until) - MAX_BACKFILL_BARS * MINUTE_MS);
         if until < from + MINUTE_MS {
@@ -674,7 +683,7 @@ impl<V: Venue> Feed<V> {
         let venue = self.venue.clone();
         self.backfills.spawn(async move {
             let r = venue.closed_bars(symbol, from, until).await;
-            (i, from, until, r)
+            (i, from, until, explicit, r)
         });
     }
 
@@ -690,11 +699,8 @@ impl<V: Venue> Feed<V> {
         }
     }
 
-    async fn on_backfill(
-        &mut self,
-        done: Result<(usize, i64, i64, Result<Vec<Bar>, RestError>), tokio::task::JoinError>,
-    ) {
-        let Ok((i, from, until, result)) = done else {
+    async fn on_backfill(&mut self, done: Result<Backfill, tokio::task::JoinError>) {
+        let Ok((i, from, until, explicit, result)) = done else {
             tracing::error!(venue = self.venue.name(), "a backfill task failed to complete");
             return;
         };
@@ -721,9 +727,12 @@ impl<V: Venue> Feed<V> {
             }
         }
         let s = &mut self.syms[i];
-        // Every minute that ended before `until` is now settled, with or without a bar.
-        let settled = Timeframe::M1.bucket_start(until);
-        s.covered_ms = Some(s.covered_ms.map_or(settled, |c| c.max(settled)));
+        if explicit {
+            // A later bar already streamed, so the venue has closed every minute before it:
+            // the ones REST did not return had no trades.
+            let settled = Timeframe::M1.bucket_start(until);
+            s.covered_ms = Some(s.covered_ms.map_or(settled, |c| c.max(settled)));
+        }
         tracing::debug!(symbol = %s.symbol, bars = n, from, until, "backfill done");
         let mut pending = std::mem::take(&mut s.pending);
         pending.sort_by_key(|b| b.open_ms);
