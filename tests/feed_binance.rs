@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use alphatx::domain::{MarketData, Symbol, Timeframe};
 use alphatx::engine::FeedState;
 use alphatx::market::binance::{Binance, BinanceMarket};
-use alphatx::market::live::{FeedStart, HttpSettings, LiveSettings, Venue, run_feed};
+use alphatx::market::live::{FeedStart, HttpSettings, LiveSettings, Venue, WsItem, run_feed};
 use feed_support::*;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -475,4 +475,79 @@ async fn rest_rate_limits_are_honoured_and_instruments_come_from_exchange_info()
     let unknown = Binance::new(BinanceMarket::Usdm, &rest, "ws://x", vec![sym("DOGEUSDT")], &http()).unwrap();
     let e = unknown.instruments().await.unwrap_err().to_string();
     assert!(e.contains("DOGEUSDT") && e.contains("no market"), "{e}");
+}
+
+#[test]
+fn real_trades_quotes_and_klines_round_trip_through_the_decoders() {
+    use alphatx::market::binance::decode::decode_frame;
+    use alphatx::market::binance::rest::{KlineRow, bars_from_rows};
+    let mut out = Vec::new();
+    // Real Binance BTCUSDT trades, re-encoded as aggTrade frames.
+    let trades = std::fs::read_to_string(market_data("nautilus/binance_btcusdt-trades.csv")).unwrap();
+    let mut n = 0;
+    for line in trades.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let frame = format!(
+            r#"{{"stream":"btcusdt@aggTrade","data":{{"e":"aggTrade","E":{0},"s":"BTCUSDT","a":{1},"p":"{2}","q":"{3}","f":{1},"l":{1},"T":{0},"m":{4}}}}}"#,
+            f[0],
+            f[1],
+            f[2],
+            f[3],
+            f[4].to_lowercase()
+        );
+        out.clear();
+        decode_frame(&frame, 0, &mut out).unwrap();
+        let [WsItem::Market { event, seq }] = out.as_slice() else { panic!("{out:?}") };
+        let MarketData::Trade { price, qty, aggressor, trade_id } = event.data else { panic!() };
+        assert_eq!((price, qty), (f[2].parse().unwrap(), f[3].parse().unwrap()), "{line}");
+        assert_eq!((trade_id, *seq, event.ts_ms), (f[1].parse().unwrap(), Some(trade_id), f[0].parse().unwrap()));
+        assert_eq!(aggressor == alphatx::domain::Side::Sell, f[4] == "True", "buyer maker ⇒ seller aggressed");
+        n += 1;
+    }
+    assert_eq!(n, 2001);
+    // Real best bid/offer updates, re-encoded as futures bookTicker frames.
+    let quotes = std::fs::read_to_string(market_data("nautilus/binance_btcusdt-quotes.csv")).unwrap();
+    for (u, line) in quotes.lines().skip(1).enumerate() {
+        let f: Vec<&str> = line.split(',').collect();
+        let frame = format!(
+            r#"{{"stream":"btcusdt@bookTicker","data":{{"e":"bookTicker","u":{u},"E":{0},"T":{0},"s":"BTCUSDT","b":"{4}","B":"{3}","a":"{2}","A":"{1}"}}}}"#,
+            f[0], f[2], f[3], f[4], f[5]
+        );
+        out.clear();
+        decode_frame(&frame, 0, &mut out).unwrap();
+        let [WsItem::Market { event, .. }] = out.as_slice() else { panic!("{out:?}") };
+        let want = MarketData::Quote {
+            bid: f[5].parse().unwrap(),
+            ask: f[3].parse().unwrap(),
+            bid_qty: f[4].parse().unwrap(),
+            ask_qty: f[2].parse().unwrap(),
+        };
+        assert_eq!(event.data, want, "{line}");
+    }
+    // Two real days of USDⓈ-M 1m klines: as stream frames and as REST rows, identical bars.
+    for file in ["binance-klines/um-BTCUSDT-1m-2022-09-05.csv", "binance-klines/um-BTCUSDT-1m-2022-09-06.csv"] {
+        let text = std::fs::read_to_string(market_data(file)).unwrap();
+        let rows: Vec<Vec<&str>> = text.lines().skip(1).map(|l| l.split(',').collect()).collect();
+        assert_eq!(rows.len(), 1440);
+        let json = format!(
+            "[{}]",
+            rows.iter()
+                .map(|f| format!(r#"[{},"{}","{}","{}","{}","{}",{},"{}",{},"{}","{}","{}"]"#, f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11]))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let rest_rows: Vec<KlineRow> = serde_json::from_str(&json).unwrap();
+        let rest_bars = bars_from_rows(&rest_rows).unwrap();
+        for (f, rest_bar) in rows.iter().zip(&rest_bars) {
+            let frame = format!(
+                r#"{{"stream":"btcusdt@kline_1m","data":{{"e":"kline","E":{6},"s":"BTCUSDT","k":{{"t":{0},"T":{6},"s":"BTCUSDT","i":"1m","f":1,"L":2,"o":"{1}","c":"{4}","h":"{2}","l":"{3}","v":"{5}","n":{7},"x":true,"q":"0","V":"0","Q":"0","B":"0"}}}}}}"#,
+                f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[8]
+            );
+            out.clear();
+            decode_frame(&frame, 0, &mut out).unwrap();
+            let [WsItem::Candle { bar, closed: true, .. }] = out.as_slice() else { panic!("{out:?}") };
+            assert_eq!(bar, rest_bar);
+            assert_eq!((bar.open, bar.close, bar.volume), (f[1].parse().unwrap(), f[4].parse().unwrap(), f[5].parse().unwrap()));
+        }
+    }
 }
