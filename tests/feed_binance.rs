@@ -532,7 +532,10 @@ fn real_trades_quotes_and_klines_round_trip_through_the_decoders() {
         let json = format!(
             "[{}]",
             rows.iter()
-                .map(|f| format!(r#"[{},"{}","{}","{}","{}","{}",{},"{}",{},"{}","{}","{}"]"#, f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11]))
+                .map(|f| format!(
+                    r#"[{},"{}","{}","{}","{}","{}",{},"{}",{},"{}","{}","{}"]"#,
+                    f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11]
+                ))
                 .collect::<Vec<_>>()
                 .join(",")
         );
@@ -547,7 +550,10 @@ fn real_trades_quotes_and_klines_round_trip_through_the_decoders() {
             decode_frame(&frame, 0, &mut out).unwrap();
             let [WsItem::Candle { bar, closed: true, .. }] = out.as_slice() else { panic!("{out:?}") };
             assert_eq!(bar, rest_bar);
-            assert_eq!((bar.open, bar.close, bar.volume), (f[1].parse().unwrap(), f[4].parse().unwrap(), f[5].parse().unwrap()));
+            assert_eq!(
+                (bar.open, bar.close, bar.volume),
+                (f[1].parse().unwrap(), f[4].parse().unwrap(), f[5].parse().unwrap())
+            );
         }
     }
 }

@@ -69,8 +69,9 @@ async fn candles_close_on_the_next_candle_or_after_the_grace_and_reconnects_back
     let rest = hyperliquid_rest(ex.clone()).await;
     let mut ws = WsFake::start().await;
     let btc = sym("BTCUSDT");
-    let mut venue =
-        Hyperliquid::new(&rest, &format!("{}/ws", ws.url), vec![btc], &http()).unwrap().with_ping_interval(Duration::from_millis(300));
+    let mut venue = Hyperliquid::new(&rest, &format!("{}/ws", ws.url), vec![btc], &http())
+        .unwrap()
+        .with_ping_interval(Duration::from_millis(300));
     let instruments = venue.load_instruments().await.unwrap();
     assert_eq!((instruments[0].base.as_str(), instruments[0].quote.as_str()), ("BTC", "USDC"));
     assert_eq!((instruments[0].max_leverage, instruments[0].lot_size), (dec!(40), dec!(0.00001)));
@@ -215,14 +216,14 @@ fn recorded_candle_snapshot_decodes_to_the_recorded_values() {
     let candles: Vec<decode::Candle> = serde_json::from_str(&response).unwrap();
     assert_eq!(candles.len(), 24);
     let first = &candles[0];
-    assert_eq!((first.coin, first.interval, first.open_ms, first.close_ms), ("kPEPE", "1h", 1684699200000, Some(1684702799999)));
-    assert_eq!((first.open, first.high, first.low, first.close, first.volume), (
-        dec!(0.001601),
-        dec!(0.001616),
-        dec!(0.001601),
-        dec!(0.001604),
-        dec!(520665683.0)
-    ));
+    assert_eq!(
+        (first.coin, first.interval, first.open_ms, first.close_ms),
+        ("kPEPE", "1h", 1684699200000, Some(1684702799999))
+    );
+    assert_eq!(
+        (first.open, first.high, first.low, first.close, first.volume),
+        (dec!(0.001601), dec!(0.001616), dec!(0.001601), dec!(0.001604), dec!(520665683.0))
+    );
     // Re-encoded as the 1m candle stream frames Hyperliquid sends, every real candle decodes to
     // exactly its recorded values.
     let coins = CoinMap::new(vec![("kPEPE".into(), sym("kPEPE"))]);
@@ -234,9 +235,10 @@ fn recorded_candle_snapshot_decodes_to_the_recorded_values() {
         let mut out = Vec::new();
         decode::decode_frame(&frame, &coins, 0, &mut out).unwrap();
         let [WsItem::Candle { bar, .. }] = out.as_slice() else { panic!("{out:?}") };
-        assert_eq!((bar.open_ms, bar.open, bar.high, bar.low, bar.close, bar.volume), (
-            c.open_ms, c.open, c.high, c.low, c.close, c.volume
-        ));
+        assert_eq!(
+            (bar.open_ms, bar.open, bar.high, bar.low, bar.close, bar.volume),
+            (c.open_ms, c.open, c.high, c.low, c.close, c.volume)
+        );
     }
 }
 

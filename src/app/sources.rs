@@ -379,6 +379,8 @@ pub struct Recorder {
     tx: mpsc::Sender<MarketEvent>,
     done: oneshot::Receiver<Result<u64, String>>,
     path: std::path::PathBuf,
+    /// Set once the writer is gone, so the failure is logged once, not per event.
+    failed: std::sync::atomic::AtomicBool,
 }
 
 impl Recorder {
@@ -424,12 +426,12 @@ impl Recorder {
             Err(_) => bail!("cannot record to {}: the recorder thread stopped", path.display()),
         }
         tracing::info!(path = %path.display(), "recording market data");
-        Ok(Self { tx, done, path: path.to_owned() })
+        Ok(Self { tx, done, path: path.to_owned(), failed: std::sync::atomic::AtomicBool::new(false) })
     }
 
     /// Queues one event (waits if the writer is behind: a recording must be complete).
     pub async fn record(&self, event: &MarketEvent) {
-        if self.tx.send(event.clone()).await.is_err() {
+        if self.tx.send(event.clone()).await.is_err() && !self.failed.swap(true, std::sync::atomic::Ordering::Relaxed) {
             tracing::error!(path = %self.path.display(), "the recorder stopped; events are no longer recorded");
         }
     }

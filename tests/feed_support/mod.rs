@@ -6,7 +6,7 @@
 //! exchange has closed — exactly what a reconnecting feed must fetch. WebSocket fakes hand each
 //! accepted connection to the test, which then plays the exchange's side frame by frame (or
 //! drops it, or goes silent). Everything binds 127.0.0.1:0 and HTTP clients bypass proxies.
-#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::result_large_err, dead_code)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -248,7 +248,7 @@ pub fn mark_event(symbol: Symbol, p: &PremiumIndex) -> Option<MarketEvent> {
 }
 
 pub fn open_interest_event(symbol: Symbol, oi: &OpenInterest) -> Option<MarketEvent> {
-    (oi.open_interest >= Decimal::ZERO).then(|| MarketEvent {
+    (oi.open_interest >= Decimal::ZERO).then_some(MarketEvent {
         ts_ms: oi.time,
         symbol,
         data: MarketData::OpenInterest { qty: oi.open_interest },
@@ -256,7 +256,7 @@ pub fn open_interest_event(symbol: Symbol, oi: &OpenInterest) -> Option<MarketEv
 }
 
 pub fn long_short_event(symbol: Symbol, r: &LongShortRatio) -> Option<MarketEvent> {
-    (r.long_short_ratio > Decimal::ZERO).then(|| MarketEvent {
+    (r.long_short_ratio > Decimal::ZERO).then_some(MarketEvent {
         ts_ms: r.timestamp,
         symbol,
         data: MarketData::LongShortRatio { ratio: r.long_short_ratio },

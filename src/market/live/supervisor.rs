@@ -122,7 +122,7 @@ async fn poll_context<V: Venue>(
             Err(e) => {
                 failures += 1;
                 // The first failure and then every tenth: a long outage must not flood the log.
-                if failures == 1 || failures % 10 == 0 {
+                if failures == 1 || failures.is_multiple_of(10) {
                     tracing::warn!(venue = venue.name(), failures, "market context poll failed: {e}");
                 }
             }
@@ -379,7 +379,6 @@ impl<V: Venue> Feed<V> {
 
     async fn finish(&mut self) {
         self.backfills.abort_all();
-        self.phase = Phase::Connecting;
         let status = FeedStatus {
             source: self.venue.name().to_owned(),
             state: FeedState::Finished,
@@ -443,6 +442,32 @@ impl<V: Venue> Feed<V> {
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => return End::Shutdown,
+                _ = ping.tick(), if app_ping.is_some() => {
+                    if let Some((_, text)) = &app_ping {
+                        match tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::Text(text.clone().into()))).await {
+                            Ok(Ok(())) => {}
+                            Ok(Err(e)) => return End::Lost(format!("cannot send a ping: {e}")),
+                            Err(_) => return End::Lost("cannot send a ping: the send timed out".into()),
+                        }
+                    }
+                }
+                _ = tick.tick() => {
+                    if last_frame.elapsed() >= self.settings.idle_reconnect {
+                        return End::Lost(format!(
+                            "no data for {:.0} s without a close frame",
+                            last_frame.elapsed().as_secs_f64()
+                        ));
+                    }
+                    if let Some(age) = max_age && opened.elapsed() >= age {
+                        return End::Planned(format!(
+                            "the connection is {:.0} min old, near the venue's limit",
+                            opened.elapsed().as_secs_f64() / 60.0
+                        ));
+                    }
+                    self.close_overdue_candles().await;
+                    self.retry_backfills();
+                    self.report(false).await;
+                }
                 Some(done) = self.backfills.join_next(), if !self.backfills.is_empty() => {
                     self.on_backfill(done).await;
                 }
@@ -470,32 +495,6 @@ impl<V: Venue> Feed<V> {
                         Some(Err(e)) => return End::Lost(format!("connection error: {}", super::rest::error_chain(&e))),
                         None => return End::Lost("the connection ended".into()),
                     }
-                }
-                _ = ping.tick(), if app_ping.is_some() => {
-                    if let Some((_, text)) = &app_ping {
-                        match tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::Text(text.clone().into()))).await {
-                            Ok(Ok(())) => {}
-                            Ok(Err(e)) => return End::Lost(format!("cannot send a ping: {e}")),
-                            Err(_) => return End::Lost("cannot send a ping: the send timed out".into()),
-                        }
-                    }
-                }
-                _ = tick.tick() => {
-                    if last_frame.elapsed() >= self.settings.idle_reconnect {
-                        return End::Lost(format!(
-                            "no data for {:.0} s without a close frame",
-                            last_frame.elapsed().as_secs_f64()
-                        ));
-                    }
-                    if let Some(age) = max_age && opened.elapsed() >= age {
-                        return End::Planned(format!(
-                            "the connection is {:.0} min old, near the venue's limit",
-                            opened.elapsed().as_secs_f64() / 60.0
-                        ));
-                    }
-                    self.close_overdue_candles().await;
-                    self.retry_backfills();
-                    self.report(false).await;
                 }
             }
             if self.closed {
