@@ -142,7 +142,9 @@ fn sim_fallback_config(config: &Config) -> anyhow::Result<Config> {
             if let Some(s) = &mut a.symbols {
                 s.retain(|x| c.market.symbols.contains(x));
                 if s.is_empty() {
+                    // Disabled; its (now empty) list would not pass validation.
                     a.enabled = false;
+                    a.symbols = None;
                 }
             }
         }

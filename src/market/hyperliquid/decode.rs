@@ -409,7 +409,7 @@ mod tests {
             MarketData::Mark {
                 mark: dec!(14.3161),
                 funding_rate: Some(dec!(0.0000125)),
-                next_funding_ms: Some(1_700_003_600_000)
+                next_funding_ms: Some(1_700_002_800_000)
             }
         );
         assert_eq!(oi.data, MarketData::OpenInterest { qty: dec!(688.11) });
