@@ -77,6 +77,10 @@ pub struct RunArgs {
     /// In headless mode, print one line per fill once it is durable in the ledger.
     #[arg(long)]
     pub print_fills: bool,
+    /// Record the warm-up history and every market event of the session to FILE (JSON Lines,
+    /// replayable).
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
 }
 
 impl Default for RunArgs {
@@ -88,6 +92,7 @@ impl Default for RunArgs {
             fresh: false,
             profile: "default".to_owned(),
             print_fills: false,
+            record: None,
         }
     }
 }

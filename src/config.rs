@@ -15,6 +15,7 @@ use crate::agents::rules::random::RandomParams;
 use crate::agents::rules::trend::TrendParams;
 use crate::domain::{AgentId, Symbol};
 use crate::execution::paper::PaperConfig;
+use crate::market::binance::BinanceMarket;
 use crate::risk::{ArenaLimits, RiskLimits};
 
 /// Why a configuration cannot be used.
@@ -45,6 +46,10 @@ pub struct Config {
     /// Arena-wide limits and breakers.
     pub arena: ArenaLimits,
     pub logging: LoggingConfig,
+    /// Exchange endpoints for live market data.
+    pub venues: VenuesConfig,
+    /// Connection discipline of live feeds.
+    pub live: LiveConfig,
     pub agents: Vec<AgentConfig>,
 }
 
@@ -58,6 +63,8 @@ impl Default for Config {
             risk: RiskLimits::default(),
             arena: ArenaLimits::default(),
             logging: LoggingConfig::default(),
+            venues: VenuesConfig::default(),
+            live: LiveConfig::default(),
             agents: default_agents(),
         }
     }
@@ -67,15 +74,17 @@ impl Default for Config {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MarketConfig {
-    /// `sim` (built-in synthetic market).
+    /// `sim`, `binance`, `hyperliquid` or `auto` (the live `venue`, else sim).
     pub source: SourceKind,
+    /// The live venue `auto` tries.
+    pub venue: LiveVenue,
     /// Symbols to trade.
     pub symbols: Vec<Symbol>,
 }
 
 impl Default for MarketConfig {
     fn default() -> Self {
-        Self { source: SourceKind::Sim, symbols: default_symbols() }
+        Self { source: SourceKind::Sim, venue: LiveVenue::Binance, symbols: default_symbols() }
     }
 }
 
@@ -85,12 +94,124 @@ impl Default for MarketConfig {
 pub enum SourceKind {
     /// The built-in seeded synthetic market.
     Sim,
+    /// Binance live data (`venues.binance`), paper-traded.
+    Binance,
+    /// Hyperliquid live data (`venues.hyperliquid`), paper-traded.
+    Hyperliquid,
+    /// The live `market.venue` if it answers within `live.auto_timeout_secs`, else the sim.
+    Auto,
 }
 
 impl SourceKind {
     pub fn as_str(self) -> &'static str {
         match self {
             SourceKind::Sim => "sim",
+            SourceKind::Binance => "binance",
+            SourceKind::Hyperliquid => "hyperliquid",
+            SourceKind::Auto => "auto",
+        }
+    }
+}
+
+/// Live venues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LiveVenue {
+    Binance,
+    Hyperliquid,
+}
+
+impl LiveVenue {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LiveVenue::Binance => "binance",
+            LiveVenue::Hyperliquid => "hyperliquid",
+        }
+    }
+}
+
+/// `[venues]`: exchange endpoints.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VenuesConfig {
+    pub binance: BinanceVenueConfig,
+    pub hyperliquid: HyperliquidVenueConfig,
+}
+
+/// `[venues.binance]`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BinanceVenueConfig {
+    /// `usdm` (USDⓈ-M perpetual futures) or `spot`.
+    pub market: BinanceMarket,
+    /// REST base URL (default: mainnet for `market`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rest_url: Option<String>,
+    /// WebSocket base URL (default: mainnet for `market`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ws_url: Option<String>,
+}
+
+impl BinanceVenueConfig {
+    pub fn rest_url(&self) -> &str {
+        self.rest_url.as_deref().unwrap_or(self.market.default_rest_url())
+    }
+
+    pub fn ws_url(&self) -> &str {
+        self.ws_url.as_deref().unwrap_or(self.market.default_ws_url())
+    }
+}
+
+/// `[venues.hyperliquid]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HyperliquidVenueConfig {
+    pub rest_url: String,
+    pub ws_url: String,
+}
+
+impl Default for HyperliquidVenueConfig {
+    fn default() -> Self {
+        Self {
+            rest_url: crate::market::hyperliquid::DEFAULT_REST_URL.into(),
+            ws_url: crate::market::hyperliquid::DEFAULT_WS_URL.into(),
+        }
+    }
+}
+
+/// `[live]`: how live feeds watch and recover their connections.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LiveConfig {
+    /// Seconds without trades or book updates after which a symbol is stale.
+    pub stale_after_secs: f64,
+    /// Seconds without any frame after which the connection is dropped and reopened.
+    pub idle_reconnect_secs: u32,
+    /// Limit on opening a connection, in seconds.
+    pub connect_timeout_secs: u32,
+    /// First reconnect delay in milliseconds; it doubles per failed attempt (with jitter).
+    pub backoff_min_ms: u64,
+    /// Largest reconnect delay in seconds.
+    pub backoff_max_secs: u32,
+    /// Seconds between REST polls of funding, open interest and the long/short ratio.
+    pub context_poll_secs: u32,
+    /// 1m bars of history fetched per symbol before agents may act.
+    pub warmup_bars: u32,
+    /// How long `source = "auto"` waits for the live venue before using the sim, in seconds.
+    pub auto_timeout_secs: f64,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        Self {
+            stale_after_secs: 5.0,
+            idle_reconnect_secs: 30,
+            connect_timeout_secs: 10,
+            backoff_min_ms: 500,
+            backoff_max_secs: 30,
+            context_poll_secs: 60,
+            warmup_bars: 12_000,
+            auto_timeout_secs: 5.0,
         }
     }
 }
@@ -325,6 +446,7 @@ impl Config {
             }
         }
         let known = crate::market::builtin_instruments();
+        // Live venues check their symbols against the venue at startup; `auto` may fall back.
         if self.market.source == SourceKind::Sim {
             for s in &self.market.symbols {
                 if !known.iter().any(|i| i.symbol == *s) {
@@ -377,6 +499,44 @@ impl Config {
         }
         self.risk.validate("risk").map_err(|(k, m)| invalid(k, m))?;
         self.arena.validate().map_err(|(k, m)| invalid(k, m))?;
+        let l = &self.live;
+        if !(l.stale_after_secs.is_finite() && (0.5..=3600.0).contains(&l.stale_after_secs)) {
+            return Err(invalid("live.stale_after_secs", "must be a number of seconds in [0.5, 3600]"));
+        }
+        if !(1..=3600).contains(&l.idle_reconnect_secs) {
+            return Err(invalid("live.idle_reconnect_secs", "must be between 1 and 3600"));
+        }
+        if !(1..=120).contains(&l.connect_timeout_secs) {
+            return Err(invalid("live.connect_timeout_secs", "must be between 1 and 120"));
+        }
+        if !(10..=60_000).contains(&l.backoff_min_ms) {
+            return Err(invalid("live.backoff_min_ms", "must be between 10 and 60000"));
+        }
+        if !(1..=3600).contains(&l.backoff_max_secs) || u64::from(l.backoff_max_secs) * 1000 < l.backoff_min_ms {
+            return Err(invalid("live.backoff_max_secs", "must be between 1 and 3600 and at least backoff_min_ms"));
+        }
+        if !(5..=86_400).contains(&l.context_poll_secs) {
+            return Err(invalid("live.context_poll_secs", "must be between 5 and 86400"));
+        }
+        if !(300..=100_000).contains(&l.warmup_bars) {
+            return Err(invalid("live.warmup_bars", "must be between 300 and 100000"));
+        }
+        if !(l.auto_timeout_secs.is_finite() && (0.5..=120.0).contains(&l.auto_timeout_secs)) {
+            return Err(invalid("live.auto_timeout_secs", "must be a number of seconds in [0.5, 120]"));
+        }
+        for (key, url, schemes) in [
+            ("venues.binance.rest_url", self.venues.binance.rest_url(), ["http://", "https://"]),
+            ("venues.binance.ws_url", self.venues.binance.ws_url(), ["ws://", "wss://"]),
+            ("venues.hyperliquid.rest_url", self.venues.hyperliquid.rest_url.as_str(), ["http://", "https://"]),
+            ("venues.hyperliquid.ws_url", self.venues.hyperliquid.ws_url.as_str(), ["ws://", "wss://"]),
+        ] {
+            if !schemes.iter().any(|s| url.starts_with(s)) || url.len() <= schemes[0].len() + 1 {
+                return Err(invalid(
+                    key,
+                    format!("`{url}` must be a URL starting with {} or {}", schemes[0], schemes[1]),
+                ));
+            }
+        }
         if crate::logging::parse_filter(&self.logging.level).is_err() {
             return Err(invalid("logging.level", "expected error, warn, info, debug, trace or a tracing filter"));
         }
@@ -455,6 +615,23 @@ mod tests {
     }
 
     #[test]
+    fn live_sources_and_endpoints_parse() {
+        let c = parse(
+            "[market]\nsource = \"auto\"\nvenue = \"hyperliquid\"\nsymbols = [\"DOGEUSDT\"]\n\
+             [venues.binance]\nmarket = \"spot\"\n\
+             [venues.hyperliquid]\nws_url = \"ws://127.0.0.1:9/ws\"\n",
+        )
+        .unwrap();
+        assert_eq!((c.market.source, c.market.venue), (SourceKind::Auto, LiveVenue::Hyperliquid));
+        assert_eq!(c.venues.binance.rest_url(), "https://api.binance.com", "mainnet of the chosen market");
+        assert_eq!(c.venues.binance.ws_url(), "wss://stream.binance.com:9443");
+        assert_eq!(c.venues.hyperliquid.ws_url, "ws://127.0.0.1:9/ws");
+        assert_eq!(Config::default().venues.binance.rest_url(), "https://fapi.binance.com");
+        let e = parse("[venues.binance]\nmarket = \"coinm\"\n").unwrap_err();
+        assert!(e.contains("coinm"), "{e}");
+    }
+
+    #[test]
     fn unknown_keys_are_named() {
         let e = parse("[sim]\nsede = 1\n").unwrap_err();
         assert!(e.contains("sede"), "{e}");
@@ -472,6 +649,11 @@ mod tests {
             ("[market]\nsymbols = []\n", "market.symbols"),
             ("[market]\nsymbols = [\"DOGEUSDT\"]\n", "market.symbols"),
             ("[logging]\nlevel = \"loud!!\"\n", "logging.level"),
+            ("[live]\nstale_after_secs = 0.0\n", "live.stale_after_secs"),
+            ("[live]\nbackoff_min_ms = 5000\nbackoff_max_secs = 1\n", "live.backoff_max_secs"),
+            ("[live]\nwarmup_bars = 10\n", "live.warmup_bars"),
+            ("[venues.binance]\nws_url = \"https://x\"\n", "venues.binance.ws_url"),
+            ("[venues.hyperliquid]\nrest_url = \"ftp://x\"\n", "venues.hyperliquid.rest_url"),
             ("[[agents]]\nname = \"a\"\nkind = \"trend\"\n[[agents]]\nname = \"a\"\nkind = \"trend\"\n", "agents"),
             ("[[agents]]\nname = \"a\"\nkind = \"trend\"\nsymbols = [\"XRPUSDT\"]\n", "agents.a.symbols"),
             ("[[agents]]\nname = \"a\"\nkind = \"trend\"\n[agents.params]\nleverage = 0\n", "agents.a.params"),

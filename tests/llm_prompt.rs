@@ -99,6 +99,7 @@ fn request() -> AgentRequest {
             stop_loss: Some(dec!(59400)),
             profit_target: Some(dec!(61800)),
             invalidation: Some("BTC closes below 59000 on the 4h chart".into()),
+            invalidation_level: None,
             rationale: "4h EMA20 crossed above EMA50 with RSI rising from 48 to 56".into(),
             confidence: 0.65,
             stop_order: Some(OrderId(4)),

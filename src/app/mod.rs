@@ -4,6 +4,7 @@
 mod backtest;
 mod build;
 mod run;
+pub mod sources;
 
 pub use backtest::{BacktestReport, LlmUsage, backtest, backtest_with, format_report, lookahead_warning};
 pub use build::{build_agents, build_agents_with_env, build_driver, build_driver_with_agents, sim_config};
@@ -80,7 +81,9 @@ pub fn load_config(global: &GlobalArgs) -> anyhow::Result<Config> {
             if let Some(s) = &mut a.symbols {
                 s.retain(|x| symbols.contains(x));
                 if s.is_empty() {
+                    // Disabled: its (now empty) list would not pass validation.
                     a.enabled = false;
+                    a.symbols = None;
                 }
             }
         }

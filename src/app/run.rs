@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::{DAY_MS, Paths, build_agents, build_driver, sim_config};
+use super::{Paths, build_agents, build_driver};
 use crate::cli::RunArgs;
 use crate::clock::{ManualClock, fmt_time};
 use crate::config::Config;
@@ -17,7 +17,8 @@ use crate::engine::runner::{self, CommitHook, LedgerLink, RunnerConfig, RunnerIo
 use crate::engine::{Driver, Durability, FeedState, FeedStatus, RestoreData, Snapshot};
 use crate::execution::ExecEvent;
 use crate::market::candles::CandleInput;
-use crate::market::sim::{SimMarket, SimMode};
+use crate::market::recording::RecordingHeader;
+use crate::market::sim::SimMarket;
 use crate::store::{Ledger, LedgerAck, LedgerBatch, NewAgent, NewRun, ResumeState};
 
 /// Runs the arena live on the simulated market until Ctrl-C, SIGTERM, SIGHUP or `--duration`.
@@ -111,7 +112,6 @@ async fn run_async(config: Config, paths: Paths, args: RunArgs) -> anyhow::Resul
     };
 
     let now_ms = jiff::Timestamp::now().as_millisecond();
-    let warmup_ms = i64::from(config.sim.warmup_days) * DAY_MS;
     let specs = build_agents(&config)?;
     if let Some(state) = &resume {
         let mut stored: Vec<&str> = state.accounts.iter().map(|a| a.agent.as_str()).collect();
@@ -127,7 +127,7 @@ async fn run_async(config: Config, paths: Paths, args: RunArgs) -> anyhow::Resul
                 configured.join(", ")
             );
         }
-        if state.seed.is_some_and(|s| s != config.sim.seed) {
+        if state.sim_start_ms.is_some() && state.seed.is_some_and(|s| s != config.sim.seed) {
             bail!(
                 "run {} used sim seed {} but the configuration says {}: pass --seed {} to resume it, or --fresh",
                 state.run_id,
@@ -137,15 +137,13 @@ async fn run_async(config: Config, paths: Paths, args: RunArgs) -> anyhow::Resul
             );
         }
     }
-    // The sim is anchored where the run started, so a resumed run continues the same market.
-    let start_ms = resume
-        .as_ref()
-        .and_then(|r| r.sim_start_ms)
-        .unwrap_or_else(|| crate::domain::Timeframe::M1.bucket_start(now_ms - warmup_ms));
-    let mut sim = SimMarket::new(sim_config(&config, start_ms, SimMode::Bars, config.sim.step_ms))
-        .context("cannot build the simulated market")?;
-    let clock = ManualClock::new(start_ms);
-    let mut driver = build_driver(&config, sim.instruments(), clock, CandleInput::Bars, Durability::AfterCommit)?;
+    // History up to now (instantly), then live data: sim ticks paced by the clock, or a venue.
+    // A resumed sim run is anchored where it started, so it continues the same market.
+    let mut source = super::sources::prepare(&config, now_ms, resume.as_ref().and_then(|r| r.sim_start_ms)).await?;
+    let config = source.config.clone();
+    let clock = ManualClock::new(source.start_ms);
+    let mut driver =
+        build_driver(&config, source.instruments.clone(), clock, CandleInput::Bars, Durability::AfterCommit)?;
     let next_trade_id = ledger.next_trade_id("paper")?;
     let run_id = match &resume {
         Some(state) => {
@@ -167,13 +165,14 @@ async fn run_async(config: Config, paths: Paths, args: RunArgs) -> anyhow::Resul
                     balance: s.balance,
                 })
                 .collect();
+            let sim = source.is_sim();
             let run = NewRun {
                 profile: args.profile.clone(),
-                source: config.market.source.as_str().to_owned(),
-                seed: Some(config.sim.seed),
+                source: source.name().to_owned(),
+                seed: sim.then_some(config.sim.seed),
                 config_toml,
                 started_ms: now_ms,
-                sim_start_ms: Some(start_ms),
+                sim_start_ms: sim.then_some(source.start_ms),
                 agents,
             };
             let id = ledger.begin_run(run)?;
@@ -181,12 +180,19 @@ async fn run_async(config: Config, paths: Paths, args: RunArgs) -> anyhow::Resul
             id
         }
     };
+    let recorder = match &args.record {
+        Some(path) => {
+            let header = RecordingHeader::new(source.name(), now_ms, source.instruments.clone());
+            Some(super::sources::Recorder::start(path, header).await?)
+        }
+        None => None,
+    };
 
     // History the run already saw builds candles and indicators only; the time the program was
     // down (resumed runs) also reaches the venue, whose resting stops and targets fire as a real
-    // exchange's would, durably; then the arena goes live on ticks.
+    // exchange's would, durably; then the arena goes live.
     driver.engine.set_warming(true);
-    let seen_until = resume.as_ref().map_or(now_ms, |r| r.last_ts_ms);
+    let seen_until = resume.as_ref().map_or(i64::MAX, |r| r.last_ts_ms);
     // Market time never goes back: an accelerated run that got ahead of the wall clock resumes
     // where its market was, not at "now".
     let m1 = crate::domain::Timeframe::M1;
@@ -194,10 +200,11 @@ async fn run_async(config: Config, paths: Paths, args: RunArgs) -> anyhow::Resul
         m1.bucket_start(now_ms).max(resume.as_ref().map_or(i64::MIN, |r| m1.bucket_start(r.last_ts_ms) + 60_000));
     let mut seq = 0;
     let mut buf = Vec::new();
-    while sim.now_ms() < live_from {
-        buf.clear();
-        sim.step(&mut buf);
+    while source.warmup_batch(live_from, &mut buf) {
         for ev in buf.drain(..) {
+            if let Some(r) = &recorder {
+                r.record(&ev).await;
+            }
             if ev.ts_ms <= seen_until {
                 driver.on_market_history(ev);
             } else {
@@ -212,8 +219,8 @@ async fn run_async(config: Config, paths: Paths, args: RunArgs) -> anyhow::Resul
     }
     driver.engine.set_warming(false);
     commit_now(&mut driver, &ledger, &mut acks, run_id, &mut seq).await?;
-    tracing::info!(warmup_days = config.sim.warmup_days, run = run_id, "sim history generated; going live");
-    sim.set_mode(SimMode::Ticks);
+    source.go_live();
+    tracing::info!(source = source.name(), run = run_id, "warm-up history applied; going live");
 
     let shutdown = CancellationToken::new();
     let (market_tx, market_rx) = mpsc::channel(4096);
@@ -245,7 +252,8 @@ async fn run_async(config: Config, paths: Paths, args: RunArgs) -> anyhow::Resul
         ledger: Some(link),
         on_commit,
     };
-    let feed = tokio::spawn(sim_feed(sim, speed, market_tx, shutdown.clone()));
+    let feed = source
+        .spawn(market_tx, recorder, shutdown.clone(), |sim, tx, stop| tokio::spawn(sim_feed(sim, speed, tx, stop)));
     let runner_cfg = RunnerConfig { tick: Duration::from_millis(100), snapshot_hz: config.engine.snapshot_hz };
     let engine_task = tokio::spawn(runner::run(driver, io, runner_cfg, shutdown.clone()));
     let status = tokio::spawn(status_lines(

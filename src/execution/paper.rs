@@ -1,8 +1,8 @@
 //! The paper exchange: a deterministic venue simulator.
 //!
 //! Model (all documented choices, so results can be reasoned about):
-//! - **Reference prices.** Quotes set bid/ask; trades set the last price; 1-minute bars walk an
-//!   intra-bar path `open → low → high → close` for up bars and `open → high → low → close` for
+//! - **Reference prices.** Quotes set bid/ask; trades set the last price; 1-minute bars (when the
+//!   data has no trades or quotes — backtests on klines) walk an intra-bar path `open → low → high → close` for up bars and `open → high → low → close` for
 //!   down bars (the adverse extreme first, the usual conservative convention). Without quotes
 //!   (bar-only data) bid/ask are synthesised as last ∓ half of `synthetic_spread_bps`.
 //! - **Taker fills** (market orders, triggered stops/take-profits, marketable limits) pay the
@@ -66,6 +66,9 @@ struct Book {
     minute_volume: f64,
     /// Mark (or last) price as `f64`, for the liquidation screen.
     mark_f: f64,
+    /// Trades or quotes have been seen: closed bars then only carry volume (their path is the
+    /// past minute, already traded through tick by tick).
+    ticks: bool,
     /// Volume accumulated from trades in the current minute.
     trade_minute: i64,
     trade_minute_volume: f64,
@@ -728,6 +731,7 @@ impl ExecutionClient for PaperExchange {
             MarketData::Trade { price, qty, .. } => {
                 let from = self.books[i].last.unwrap_or(*price);
                 let book = &mut self.books[i];
+                book.ticks = true;
                 book.last = Some(*price);
                 // A print outside the quoted touch means the quote is stale: synthesise the
                 // touch around the print until the next quote arrives.
@@ -742,10 +746,18 @@ impl ExecutionClient for PaperExchange {
                 let mid = (*bid + *ask) / Decimal::TWO;
                 let from = self.books[i].last.unwrap_or(mid);
                 let book = &mut self.books[i];
+                book.ticks = true;
                 book.bid = Some(*bid);
                 book.ask = Some(*ask);
                 book.last = Some(mid);
                 self.sweep(i, from, mid, false, ts, out);
+            }
+            MarketData::Bar(bar) if self.books[i].ticks => {
+                // Live ticks already walked this minute: the closed bar only updates the volume
+                // average (replaying its range would fill orders at past prices).
+                if self.books[i].trade_minute_volume <= 0.0 {
+                    Self::blend_volume(&mut self.books[i], decimal_to_f64(bar.volume));
+                }
             }
             MarketData::Bar(bar) => {
                 // Bars replace quotes: synthesise the touch around the bar's prices.

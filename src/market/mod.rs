@@ -1,6 +1,9 @@
 //! Market data: sources behind one trait, and multi-timeframe candle aggregation.
 
+pub mod binance;
 pub mod candles;
+pub mod hyperliquid;
+pub mod live;
 pub mod recording;
 pub mod sim;
 

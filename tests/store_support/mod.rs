@@ -199,6 +199,7 @@ pub fn plan(symbol: Symbol, stop: Decimal, ts_ms: i64) -> ExitPlan {
         stop_loss: Some(stop),
         profit_target: Some(stop * dec!(1.2)),
         invalidation: Some("below the 4h low".into()),
+        invalidation_level: None,
         rationale: "breakout".into(),
         confidence: 0.61,
         stop_order: Some(OrderId(77)),
