@@ -6,7 +6,9 @@
 //! With a ledger ([`LedgerLink`]) the runner makes the engine's outputs durable before anything
 //! depends on them: after every input it hands the new venue reports and journal records to the
 //! ledger as one batch, and gives the venue reports to the engine only when that batch's commit is
-//! acknowledged. Snapshots (what the screen shows) and requests to agents go out only when no
+//! acknowledged; the next market event is taken only once that happened, so agents always see
+//! their own fills before new data. Snapshots (what the screen shows) and requests to agents go
+//! out only when no
 //! batch is waiting, so nothing is shown, counted by risk or told to an agent before it is
 //! durable. A failed commit trips the persistence breaker (no new risk until the operator
 //! releases it) and snapshots keep flowing so the screen can say why; the ledger keeps retrying
@@ -194,6 +196,9 @@ pub async fn run(
     let mut ledger = io.ledger.take();
     let mut hook = io.on_commit.take();
     let reason = loop {
+        // While the ledger fails, market data keeps flowing: stops and targets must still work
+        // (their fills wait in the ledger's queue until the disk recovers).
+        let settled = ledger.as_ref().is_none_or(|l| l.settled() || l.failing);
         let acks = async {
             match ledger.as_mut() {
                 Some(l) => l.acks.recv().await,
@@ -221,7 +226,10 @@ pub async fn run(
                 driver.agent_reply(reply);
                 dirty = true;
             }
-            msg = io.market.recv() => {
+            // The next market event waits until every venue report so far is committed and
+            // delivered: agents always see their own fills before new data, and a live session
+            // replays identically from its recording.
+            msg = io.market.recv(), if settled => {
                 match msg {
                     Some(SourceEvent::Market(ev)) => driver.on_market(ev),
                     Some(SourceEvent::Feed(status)) => driver.event(EngineEvent::Feed(status)),
