@@ -141,6 +141,22 @@ async fn run_async(config: Config, paths: Paths, args: RunArgs) -> anyhow::Resul
     // A resumed sim run is anchored where it started, so it continues the same market.
     let mut source = super::sources::prepare(&config, now_ms, resume.as_ref().and_then(|r| r.sim_start_ms)).await?;
     let config = source.config.clone();
+    if let Some(state) = &resume {
+        let stored = crate::store::list_runs(&ledger_path)?
+            .into_iter()
+            .find(|r| r.id == state.run_id)
+            .map(|r| r.source)
+            .unwrap_or_default();
+        if stored != source.name() {
+            let flag = stored.split('-').next().unwrap_or("sim");
+            bail!(
+                "run {} of profile `{}` traded on `{stored}` but this start would use `{}`: resume it with --source {flag}, start a new run with --fresh, or use --profile NAME for a separate arena",
+                state.run_id,
+                args.profile,
+                source.name()
+            );
+        }
+    }
     let clock = ManualClock::new(source.start_ms);
     let mut driver =
         build_driver(&config, source.instruments.clone(), clock, CandleInput::Bars, Durability::AfterCommit)?;
