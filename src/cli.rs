@@ -50,6 +50,15 @@ pub enum CliCommand {
     Run(RunArgs),
     /// Replay history through the same engine as fast as possible and report per-agent metrics.
     Backtest(BacktestArgs),
+    /// List the cockpit's key bindings (defaults plus `[ui.keys]` overrides).
+    Keys(KeysArgs),
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct KeysArgs {
+    /// Print the keymap as JSON (action, keys, category, dangerous, description).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -63,6 +72,16 @@ pub struct RunArgs {
     /// Stop after this many seconds of wall time (useful for scripts and tests).
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
+    /// Colour theme of the cockpit (overrides `ui.theme`): dark, light, high-contrast, mono or a
+    /// file in <config dir>/themes/.
+    #[arg(long, value_name = "NAME")]
+    pub theme: Option<String>,
+    /// Draw with ASCII characters only (no Unicode blocks, braille or box drawing).
+    #[arg(long)]
+    pub ascii: bool,
+    /// Colours: auto (NO_COLOR, COLORTERM, TERM), always, or never (bold/reverse only).
+    #[arg(long, value_enum, default_value_t = crate::ui::ColorChoice::Auto)]
+    pub color: crate::ui::ColorChoice,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -27,11 +27,21 @@ fn real_main() -> anyhow::Result<()> {
     match cli.command {
         None => {
             let paths = app::Paths::resolve(&cli.global)?;
-            app::run(&config, &paths, &RunArgs { headless: true, ..RunArgs::default() })
+            app::run(&config, &paths, &RunArgs::default())
         }
         Some(CliCommand::Run(args)) => {
             let paths = app::Paths::resolve(&cli.global)?;
             app::run(&config, &paths, &args)
+        }
+        Some(CliCommand::Keys(args)) => {
+            let keymap = alphatx::ui::Keymap::with_overrides(&config.ui.keys)?;
+            let mut out = std::io::stdout().lock();
+            if args.json {
+                writeln!(out, "{}", keymap.to_json())?;
+            } else {
+                write!(out, "{}", keymap.to_text())?;
+            }
+            Ok(())
         }
         Some(CliCommand::Backtest(args)) => {
             let (report, elapsed) = app::backtest(&config, &args)?;

@@ -1452,6 +1452,7 @@ impl Engine {
                     pause_reason: s.pause_reason.clone(),
                     stats: s.stats.clone(),
                     history: s.history.iter().cloned().collect(),
+                    recent_trades: s.recent_trades.iter().cloned().collect(),
                     gauges: agent_gauges(&s.account, equity, &marks, max_lev),
                 }
             })
