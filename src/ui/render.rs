@@ -78,6 +78,33 @@ pub fn render(frame: &mut Frame<'_>, app: &App) {
         Some(Popup::Confirm(c)) => panels::confirm::render(frame, area, app, c),
         None => {}
     }
+    if app.glyphs.ascii {
+        asciify(frame.buffer_mut());
+    }
+}
+
+/// `--ascii` is a promise: whatever text got in (agent names, LLM output, punctuation), only
+/// ASCII reaches the terminal.
+fn asciify(buf: &mut ratatui::buffer::Buffer) {
+    for cell in &mut buf.content {
+        let sym = cell.symbol();
+        if sym.is_ascii() && !sym.is_empty() {
+            continue;
+        }
+        let rep = match sym {
+            "" => " ",
+            "·" | "—" | "–" | "─" => "-",
+            "→" => ">",
+            "…" => "~",
+            "×" => "x",
+            "▲" => "^",
+            "▼" => "v",
+            "“" | "”" => "\"",
+            "‘" | "’" => "'",
+            _ => "?",
+        };
+        cell.set_symbol(rep);
+    }
 }
 
 /// A centred rectangle of at most `w`×`h` inside `area`, cleared.

@@ -40,44 +40,66 @@ fn render_orders(frame: &mut Frame<'_>, area: Rect, app: &App) {
         frame.render_widget(super::empty(app, b, "no resting orders"), area);
         return;
     }
+    let full = super::inner_width(area) >= 110;
     let table_rows: Vec<Row<'_>> = list
         .iter()
         .map(|o| {
             let r = &o.request;
             let side_role = if r.side == crate::domain::Side::Buy { Role::Profit } else { Role::Loss };
-            Row::new(vec![
+            let mut cells = vec![
                 Cell::from(format!("#{}", r.id)),
                 Cell::from(Span::styled(r.agent.to_string(), t.style(Role::Text))),
                 Cell::from(r.symbol.to_string()),
                 Cell::from(Span::styled(r.side.as_str(), t.style(side_role))),
-                Cell::from(r.kind.name()),
-                Cell::from(r.purpose.as_str()),
-                Cell::from(Line::from(fmt::qty(o.remaining())).right_aligned()),
-                Cell::from(Line::from(r.kind.price().map_or_else(|| "market".into(), fmt::price)).right_aligned()),
-                Cell::from(if r.reduce_only { "reduce" } else { "" }),
-                Cell::from(o.status.as_str()),
-                Cell::from(Span::styled(fmt_time(o.created_ms), t.style(Role::TextDim))),
-            ])
+            ];
+            if full {
+                cells.push(Cell::from(r.kind.name()));
+            }
+            cells.push(Cell::from(r.purpose.as_str()));
+            cells.push(Cell::from(Line::from(fmt::qty(o.remaining())).right_aligned()));
+            cells.push(Cell::from(Line::from(r.kind.price().map_or_else(|| "market".into(), fmt::price)).right_aligned()));
+            if full {
+                cells.push(Cell::from(if r.reduce_only { "reduce" } else { "" }));
+                cells.push(Cell::from(o.status.as_str()));
+            }
+            cells.push(Cell::from(Span::styled(fmt_time(o.created_ms), t.style(Role::TextDim))));
+            Row::new(cells)
         })
         .collect();
-    let widths = [
-        Constraint::Length(6),
-        Constraint::Fill(1),
-        Constraint::Length(8),
-        Constraint::Length(4),
-        Constraint::Length(18),
-        Constraint::Length(11),
-        Constraint::Length(8),
-        Constraint::Length(10),
-        Constraint::Length(6),
-        Constraint::Length(9),
-        Constraint::Length(8),
-    ];
-    let table = Table::new(table_rows, widths)
-        .header(
-            Row::new(vec!["Id", "Agent", "Symbol", "Side", "Type", "Purpose", "Qty", "Price", "RO", "Status", "Created"])
-                .style(t.style(Role::TextDim)),
+    let (widths, header) = if full {
+        (
+            vec![
+                Constraint::Length(6),
+                Constraint::Min(8),
+                Constraint::Length(8),
+                Constraint::Length(4),
+                Constraint::Length(18),
+                Constraint::Length(11),
+                Constraint::Length(8),
+                Constraint::Length(10),
+                Constraint::Length(6),
+                Constraint::Length(9),
+                Constraint::Length(8),
+            ],
+            vec!["Id", "Agent", "Symbol", "Side", "Type", "Purpose", "Qty", "Price", "RO", "Status", "Created"],
         )
+    } else {
+        (
+            vec![
+                Constraint::Length(5),
+                Constraint::Min(7),
+                Constraint::Length(8),
+                Constraint::Length(4),
+                Constraint::Length(11),
+                Constraint::Length(6),
+                Constraint::Length(10),
+                Constraint::Length(8),
+            ],
+            vec!["Id", "Agent", "Symbol", "Side", "Purpose", "Qty", "Price", "Created"],
+        )
+    };
+    let table = Table::new(table_rows, widths)
+        .header(Row::new(header).style(t.style(Role::TextDim)))
         .block(b)
         .row_highlight_style(highlight(app, panel))
         .style(t.style(Role::Text));
@@ -120,15 +142,15 @@ fn render_trades(frame: &mut Frame<'_>, area: Rect, app: &App) {
         .collect();
     let widths = [
         Constraint::Length(8),
-        Constraint::Fill(1),
+        Constraint::Min(7),
         Constraint::Length(8),
         Constraint::Length(4),
-        Constraint::Length(8),
+        Constraint::Length(6),
+        Constraint::Length(9),
+        Constraint::Length(9),
+        Constraint::Length(6),
         Constraint::Length(10),
-        Constraint::Length(10),
-        Constraint::Length(7),
-        Constraint::Length(11),
-        Constraint::Length(7),
+        Constraint::Length(6),
     ];
     let table = Table::new(table_rows, widths)
         .header(
@@ -162,7 +184,7 @@ fn render_fills(frame: &mut Frame<'_>, area: Rect, app: &App) {
             ])
         })
         .collect();
-    let table = Table::new(table_rows, [Constraint::Length(8), Constraint::Length(14), Constraint::Fill(1), Constraint::Fill(2)])
+    let table = Table::new(table_rows, [Constraint::Length(8), Constraint::Min(7), Constraint::Fill(1), Constraint::Fill(2)])
         .header(Row::new(vec!["Time", "Agent", "Fill", "Detail"]).style(t.style(Role::TextDim)))
         .block(b)
         .row_highlight_style(highlight(app, panel))

@@ -28,7 +28,10 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, panel: Panel, densit
         frame.render_widget(super::empty(app, b, msg), area);
         return;
     }
-    let wide = density == Density::Wide && area.width >= 90;
+    let inner = super::inner_width(area);
+    // Column sets by room: full (wide screens), standard, and minimal (half of 80 columns).
+    let wide = density == Density::Wide && inner >= 100;
+    let minimal = inner < 56;
     let dash = g.dash();
     let opt_price = |p: Option<rust_decimal::Decimal>| p.map_or_else(|| dash.to_owned(), fmt::price);
     let table_rows: Vec<Row<'_>> = list
@@ -42,13 +45,16 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, panel: Panel, densit
             };
             let upnl = fmt::f(p.unrealized_pnl);
             let plan = p.plan.as_ref();
+            let symbol = if minimal { base_of(p.symbol.as_str()).to_owned() } else { p.symbol.to_string() };
             let mut cells = vec![
                 Cell::from(Span::styled(p.agent.to_string(), t.style(arole))),
-                Cell::from(p.symbol.to_string()),
+                Cell::from(symbol),
                 Cell::from(Span::styled(side, t.style(srole))),
                 Cell::from(Line::from(fmt::qty(p.qty)).right_aligned()),
-                Cell::from(Line::from(fmt::price(p.entry_price)).right_aligned()),
             ];
+            if !minimal {
+                cells.push(Cell::from(Line::from(fmt::price(p.entry_price)).right_aligned()));
+            }
             if wide {
                 cells.push(Cell::from(Line::from(opt_price(p.mark)).right_aligned()));
             }
@@ -56,7 +62,9 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, panel: Panel, densit
             if wide {
                 cells.push(Cell::from(format!("{}x", p.leverage.normalize())));
             }
-            cells.push(Cell::from(Line::from(opt_price(plan.and_then(|pl| pl.stop_loss))).right_aligned()));
+            if !minimal {
+                cells.push(Cell::from(Line::from(opt_price(plan.and_then(|pl| pl.stop_loss))).right_aligned()));
+            }
             if wide {
                 cells.push(Cell::from(Line::from(opt_price(plan.and_then(|pl| pl.profit_target))).right_aligned()));
                 cells.push(Cell::from(Line::from(opt_price(p.liquidation_price)).right_aligned()));
@@ -68,7 +76,7 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, panel: Panel, densit
         (
             vec!["Agent", "Symbol", "Side", "Size", "Entry", "Mark", "uPnL", "Lev", "Stop", "Target", "Liq"],
             vec![
-                Constraint::Fill(1),
+                Constraint::Min(8),
                 Constraint::Length(8),
                 Constraint::Length(7),
                 Constraint::Length(8),
@@ -81,17 +89,22 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, panel: Panel, densit
                 Constraint::Length(10),
             ],
         )
+    } else if minimal {
+        (
+            vec!["Agent", "Sym", "Side", "Size", "uPnL"],
+            vec![Constraint::Min(7), Constraint::Length(4), Constraint::Length(7), Constraint::Length(6), Constraint::Length(9)],
+        )
     } else {
         (
             vec!["Agent", "Symbol", "Side", "Size", "Entry", "uPnL", "Stop"],
             vec![
-                Constraint::Fill(1),
-                Constraint::Length(7),
+                Constraint::Min(7),
+                Constraint::Length(8),
                 Constraint::Length(7),
                 Constraint::Length(6),
+                Constraint::Length(10),
                 Constraint::Length(9),
-                Constraint::Length(8),
-                Constraint::Length(9),
+                Constraint::Length(10),
             ],
         )
     };
@@ -102,4 +115,14 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, panel: Panel, densit
         .style(t.style(Role::Text));
     let mut state = TableState::default().with_selected(Some(app.sel_in(panel, list.len())));
     frame.render_stateful_widget(table, area, &mut state);
+}
+
+/// `BTCUSDT` → `BTC` for narrow columns.
+pub fn base_of(symbol: &str) -> &str {
+    for quote in ["USDT", "USDC", "USD", "BUSD"] {
+        if let Some(b) = symbol.strip_suffix(quote).filter(|b| !b.is_empty()) {
+            return b;
+        }
+    }
+    symbol
 }
