@@ -57,8 +57,11 @@ pub enum CliCommand {
 #[derive(Debug, Args, Clone, Default)]
 pub struct KeysArgs {
     /// Print the keymap as JSON (action, keys, category, dangerous, description).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "markdown")]
     pub json: bool,
+    /// Print the keymap as the Markdown table used in the README.
+    #[arg(long)]
+    pub markdown: bool,
 }
 
 #[derive(Debug, Args, Clone, Default)]

@@ -35,13 +35,18 @@ fn real_main() -> anyhow::Result<()> {
         }
         Some(CliCommand::Keys(args)) => {
             let keymap = alphatx::ui::Keymap::with_overrides(&config.ui.keys)?;
-            let mut out = std::io::stdout().lock();
-            if args.json {
-                writeln!(out, "{}", keymap.to_json())?;
+            let text = if args.json {
+                format!("{}\n", keymap.to_json())
+            } else if args.markdown {
+                keymap.to_markdown()
             } else {
-                write!(out, "{}", keymap.to_text())?;
+                keymap.to_text()
+            };
+            match std::io::stdout().lock().write_all(text.as_bytes()) {
+                // `alphatx keys | head` closes the pipe early: not an error.
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(()),
             }
-            Ok(())
         }
         Some(CliCommand::Backtest(args)) => {
             let (report, elapsed) = app::backtest(&config, &args)?;

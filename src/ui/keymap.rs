@@ -363,7 +363,7 @@ impl Keymap {
 
     /// The Markdown table in the README's `## Keys` section.
     pub fn to_markdown(&self) -> String {
-        let mut out = String::from("| keys | action | what it does |\n|---|---|---|\n");
+        let mut out = String::from("| keys | action | group | what it does |\n|---|---|---|---|\n");
         for cat in Category::ALL {
             for r in self.rows().iter().filter(|r| r.category == cat) {
                 let keys = if r.keys.is_empty() {
@@ -372,7 +372,7 @@ impl Keymap {
                     r.keys.iter().map(|k| format!("`{}`", k.replace('|', "\\|"))).collect::<Vec<_>>().join(" ")
                 };
                 let danger = if r.dangerous { " **Asks to confirm with `y`.**" } else { "" };
-                out.push_str(&format!("| {keys} | `{}` | {}: {}{danger} |\n", r.action, cat.title(), r.description));
+                out.push_str(&format!("| {keys} | `{}` | {} | {}{danger} |\n", r.action, cat.title(), r.description));
             }
         }
         out
