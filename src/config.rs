@@ -420,7 +420,8 @@ impl Config {
         if !(1..=30).contains(&self.ui.max_fps) {
             return Err(invalid("ui.max_fps", "must be between 1 and 30 frames per second"));
         }
-        if self.ui.theme.is_empty() || !self.ui.theme.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        if self.ui.theme.is_empty() || !self.ui.theme.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             return Err(invalid("ui.theme", "a theme name uses only letters, digits, - and _ (e.g. \"dark\")"));
         }
         crate::ui::keymap::Keymap::with_overrides(&self.ui.keys).map_err(|e| invalid("ui.keys", e.to_string()))?;

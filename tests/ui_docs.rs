@@ -57,7 +57,8 @@ fn user_theme_files_override_and_extend() {
     let dir = std::env::temp_dir().join(format!("alphatx-ui-themes-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("themes")).unwrap();
     std::fs::write(dir.join("themes/dark.toml"), "[roles]\nprofit = { fg = \"#0000ff\" }\n").unwrap();
-    std::fs::write(dir.join("themes/mine.toml"), "extends = \"light\"\n[roles]\nloss = { fg = \"magenta\" }\n").unwrap();
+    std::fs::write(dir.join("themes/mine.toml"), "extends = \"light\"\n[roles]\nloss = { fg = \"magenta\" }\n")
+        .unwrap();
     std::fs::write(dir.join("themes/broken.toml"), "[roles]\nprofit = 3\n").unwrap();
     let dark = Theme::load("dark", Some(&dir)).unwrap();
     assert_eq!(dark.style(Role::Profit).fg, Some(Color::Rgb(0, 0, 255)));
@@ -75,7 +76,8 @@ fn user_theme_files_override_and_extend() {
 #[test]
 fn readme_key_table_is_generated_from_the_keymap() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let start = readme.find("<!-- keys:start -->\n").expect("README has the keys markers") + "<!-- keys:start -->\n".len();
+    let start =
+        readme.find("<!-- keys:start -->\n").expect("README has the keys markers") + "<!-- keys:start -->\n".len();
     let end = readme.find("<!-- keys:end -->").unwrap();
     assert_eq!(
         &readme[start..end],

@@ -60,7 +60,10 @@ fn pause_is_instant_and_toggles_to_resume() {
     // meanrev is paused in the fixture: p on it resumes.
     assert_eq!(press(&mut a, &[key('j'), key('j'), key('p')]), cmd(Command::Resume { agent: fixture::id("meanrev") }));
     assert_eq!(press(&mut a, &[key('P')]), cmd(Command::PauseAll));
-    assert_eq!(press(&mut a, &[key('r')]), cmd(Command::SetReduceOnly { agent: Some(fixture::id("meanrev")), on: true }));
+    assert_eq!(
+        press(&mut a, &[key('r')]),
+        cmd(Command::SetReduceOnly { agent: Some(fixture::id("meanrev")), on: true })
+    );
 }
 
 #[test]
@@ -101,7 +104,10 @@ fn flatten_keys_confirm_what_they_name() {
     // d on the Orders screen cancels the selected (newest) order.
     let mut a = app();
     press(&mut a, &[key('3'), key('d')]);
-    assert_eq!(press(&mut a, &[key('y')]), cmd(Command::CancelOrder { agent: fixture::id("trend"), order: alphatx::domain::OrderId(41) }));
+    assert_eq!(
+        press(&mut a, &[key('y')]),
+        cmd(Command::CancelOrder { agent: fixture::id("trend"), order: alphatx::domain::OrderId(41) })
+    );
 
     // d where there is nothing to flatten explains itself and sends nothing.
     let mut a = app();

@@ -23,6 +23,8 @@ const PATIENCE: Duration = Duration::from_secs(120);
 
 struct Cockpit {
     screen: Arc<Mutex<vt100::Parser>>,
+    /// Every byte the program wrote, for escape-sequence checks.
+    raw: Arc<Mutex<Vec<u8>>>,
     writer: Box<dyn Write + Send>,
     child: Box<dyn Child + Send + Sync>,
     _master: Box<dyn MasterPty + Send>,
@@ -31,11 +33,15 @@ struct Cockpit {
 
 impl Cockpit {
     fn start(tag: &str) -> Self {
+        Self::start_with(tag, "", &[])
+    }
+
+    fn start_with(tag: &str, extra_config: &str, env: &[(&str, &str)]) -> Self {
         let dir = std::env::temp_dir().join(format!("alphatx-pty-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let config = dir.join("config.toml");
-        std::fs::write(&config, "[sim]\nwarmup_days = 2\n").unwrap();
+        std::fs::write(&config, format!("[sim]\nwarmup_days = 2\n{extra_config}")).unwrap();
         let pty = native_pty_system();
         let pair = pty.openpty(PtySize { rows: ROWS, cols: COLS, pixel_width: 0, pixel_height: 0 }).unwrap();
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_alphatx"));
@@ -50,12 +56,20 @@ impl Cockpit {
         cmd.env_remove("NO_COLOR");
         cmd.env_remove("ALPHATX_CONFIG");
         cmd.env_remove("ALPHATX_DATA_DIR");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         let child = pair.slave.spawn_command(cmd).unwrap();
         drop(pair.slave);
         let mut reader = pair.master.try_clone_reader().unwrap();
         let writer = pair.master.take_writer().unwrap();
-        let screen = Arc::new(Mutex::new(vt100::Parser::new(std::num::NonZeroU16::new(ROWS).unwrap(), std::num::NonZeroU16::new(COLS).unwrap(), 0)));
-        let sink = Arc::clone(&screen);
+        let screen = Arc::new(Mutex::new(vt100::Parser::new(
+            std::num::NonZeroU16::new(ROWS).unwrap(),
+            std::num::NonZeroU16::new(COLS).unwrap(),
+            0,
+        )));
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        let (sink, raw_sink) = (Arc::clone(&screen), Arc::clone(&raw));
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
             while let Ok(n) = reader.read(&mut buf) {
@@ -63,9 +77,10 @@ impl Cockpit {
                     break;
                 }
                 sink.lock().unwrap().process(&buf[..n]);
+                raw_sink.lock().unwrap().extend_from_slice(&buf[..n]);
             }
         });
-        Self { screen, writer, child, _master: pair.master, dir }
+        Self { screen, raw, writer, child, _master: pair.master, dir }
     }
 
     fn text(&self) -> String {
@@ -120,7 +135,9 @@ impl Drop for Cockpit {
 }
 
 fn started(c: &Cockpit) {
-    c.wait_for("the Arena screen with a live feed", |s| s.contains("Leaderboard") && s.contains("LIVE") && s.contains("ACTIVE"));
+    c.wait_for("the Arena screen with a live feed", |s| {
+        s.contains("Leaderboard") && s.contains("LIVE") && s.contains("ACTIVE")
+    });
     assert!(c.screen.lock().unwrap().screen().alternate_screen(), "the cockpit uses the alternate screen");
 }
 
@@ -159,4 +176,66 @@ fn sigterm_and_sighup_stop_cleanly_and_restore_the_terminal() {
         assert!(status.success(), "SIG{sig}: exit status {status}");
         c.wait_for("the terminal restored", |_| c.restored());
     }
+}
+
+#[test]
+fn keep_running_survives_a_hangup_until_sigterm() {
+    let mut c = Cockpit::start_with("keep", "[ui]\non_hangup = \"keep-running\"\n", &[]);
+    started(&c);
+    c.signal("HUP");
+    c.wait_for("the terminal restored after the hangup", |_| c.restored());
+    // Still trading headless: give it a moment, then it must still be alive.
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(c.child.try_wait().unwrap().is_none(), "the engine keeps running after SIGHUP");
+    c.signal("TERM");
+    let status = c.wait_exit();
+    assert!(status.success(), "exit status {status}");
+}
+
+/// Every SGR sequence (`ESC [ params m`) in `raw`, as its parameter string.
+fn sgr_params(raw: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + 1 < raw.len() {
+        if raw[i] == 0x1b && raw[i + 1] == b'[' {
+            let start = i + 2;
+            let mut j = start;
+            while j < raw.len() && (raw[j].is_ascii_digit() || raw[j] == b';' || raw[j] == b':' || raw[j] == b'?') {
+                j += 1;
+            }
+            if j < raw.len() && raw[j] == b'm' {
+                out.push(String::from_utf8_lossy(&raw[start..j]).into_owned());
+            }
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn no_color_sends_no_colour_and_keeps_reverse_video() {
+    let mut c = Cockpit::start_with("nocolor", "", &[("NO_COLOR", "1")]);
+    started(&c);
+    c.press("!");
+    c.wait_for("the kill-switch confirmation", |s| s.contains("KILL SWITCH?"));
+    c.press("n");
+    c.press("q");
+    assert!(c.wait_exit().success());
+    let params = sgr_params(&c.raw.lock().unwrap());
+    assert!(!params.is_empty());
+    // crossterm 0.29 would send a bare `ESC [ m` (a full reset) for every suppressed colour,
+    // wiping bold and reverse; we force it to send `39`/`49` (default colour) instead.
+    assert!(!params.iter().any(String::is_empty), "a bare reset was sent");
+    for p in &params {
+        for code in p.split(';') {
+            let n: u32 = code.parse().unwrap_or(0);
+            assert!(
+                !matches!(n, 30..=38 | 40..=48 | 90..=97 | 100..=107),
+                "colour code {n} sent under NO_COLOR (sequence {p})"
+            );
+        }
+    }
+    assert!(params.iter().any(|p| p.split(';').any(|c| c == "7")), "reverse video is used for selection and tabs");
 }

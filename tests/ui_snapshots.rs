@@ -91,7 +91,8 @@ fn agent_screen() {
 
 #[test]
 fn orders_risk_and_logs_screens() {
-    for (name, screen) in [("orders", Action::ScreenOrders), ("risk", Action::ScreenRisk), ("logs", Action::ScreenLogs)] {
+    for (name, screen) in [("orders", Action::ScreenOrders), ("risk", Action::ScreenRisk), ("logs", Action::ScreenLogs)]
+    {
         let mut a = app(fixture::snapshot());
         actions(&mut a, &[screen]);
         both_sizes(name, &a);

@@ -534,13 +534,16 @@ impl App {
     fn copy_selection(&mut self) -> Vec<Effect> {
         let focus = self.view.focused();
         let text = match focus {
-            Panel::Decisions | Panel::Detail | Panel::Agents => self.selected_decision().map(|d| rows::decision_plain(d)),
+            Panel::Decisions | Panel::Detail | Panel::Agents => {
+                self.selected_decision().map(|d| rows::decision_plain(d))
+            }
             Panel::Reasoning => {
                 let list = rows::reasoning(&self.snapshot, self.view.filter_of(Panel::Reasoning));
                 list.get(self.sel_in(Panel::Reasoning, list.len())).map(|e| {
-                    let full = e.agent.zip(e.decision_id).and_then(|(a, id)| {
-                        self.snapshot.agent(a).and_then(|a| a.history.iter().find(|d| d.id == id))
-                    });
+                    let full = e
+                        .agent
+                        .zip(e.decision_id)
+                        .and_then(|(a, id)| self.snapshot.agent(a).and_then(|a| a.history.iter().find(|d| d.id == id)));
                     match full {
                         Some(d) => rows::decision_plain(d),
                         None => format!(
@@ -555,8 +558,9 @@ impl App {
             }
             Panel::Logs => {
                 let list = rows::logs(&self.logs, self.view.filter_of(Panel::Logs));
-                list.get(self.sel_in(Panel::Logs, list.len()))
-                    .map(|l| format!("{} {} {} {}", crate::clock::fmt_ts(l.ts_ms), l.level.as_str(), l.target, l.message))
+                list.get(self.sel_in(Panel::Logs, list.len())).map(|l| {
+                    format!("{} {} {} {}", crate::clock::fmt_ts(l.ts_ms), l.level.as_str(), l.target, l.message)
+                })
             }
             _ => self.selected_decision().map(|d| rows::decision_plain(d)),
         };
@@ -594,7 +598,11 @@ impl App {
             t.swap_pnl();
         }
         t.reduce_to(self.depth);
-        let note = if self.depth == ColorDepth::Mono && name != "mono" { " (no colours: NO_COLOR or --color never)" } else { "" };
+        let note = if self.depth == ColorDepth::Mono && name != "mono" {
+            " (no colours: NO_COLOR or --color never)"
+        } else {
+            ""
+        };
         self.flash(format!("theme: {name}{note}"), false);
         self.theme = t;
         Ok(())
@@ -811,11 +819,7 @@ fn confirm_flatten_agent(a: &AgentSnapshot) -> ConfirmState {
     if a.positions.is_empty() {
         lines.insert(0, "no open positions".into());
     }
-    ConfirmState {
-        title: format!("Flatten {}?", a.id),
-        lines,
-        commands: vec![Command::FlattenAgent { agent: a.id }],
-    }
+    ConfirmState { title: format!("Flatten {}?", a.id), lines, commands: vec![Command::FlattenAgent { agent: a.id }] }
 }
 
 fn confirm_flatten_symbol(snap: &Snapshot, symbol: Symbol) -> ConfirmState {

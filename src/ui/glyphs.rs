@@ -108,7 +108,9 @@ mod tests {
     #[test]
     fn ascii_glyphs_are_ascii() {
         let g = Glyphs::ASCII;
-        for s in [g.up(), g.down(), g.ok(), g.paused(), g.halted(), g.warn(), g.cross(), g.sep(), g.bar_full(), g.dash()] {
+        for s in
+            [g.up(), g.down(), g.ok(), g.paused(), g.halted(), g.warn(), g.cross(), g.sep(), g.bar_full(), g.dash()]
+        {
             assert!(s.is_ascii(), "{s}");
         }
         let b = g.border();

@@ -322,7 +322,11 @@ impl Keymap {
     /// All keys of `action` joined with `/`, or `unbound`.
     pub fn keys_label(&self, action: Action) -> String {
         let keys = self.keys(action);
-        if keys.is_empty() { "unbound".into() } else { keys.iter().map(ToString::to_string).collect::<Vec<_>>().join("/") }
+        if keys.is_empty() {
+            "unbound".into()
+        } else {
+            keys.iter().map(ToString::to_string).collect::<Vec<_>>().join("/")
+        }
     }
 
     /// Rows for the help overlay and docs, in help order.

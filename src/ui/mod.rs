@@ -97,7 +97,8 @@ pub fn build_app(options: &UiOptions, env: &TermEnv, utf8_locale: bool) -> Resul
     let cfg = &options.config;
     let keymap = Keymap::with_overrides(&cfg.keys)?;
     let depth = detect_depth(options.color, env);
-    let ascii = options.ascii || cfg.glyphs == GlyphsSetting::Ascii || (cfg.glyphs == GlyphsSetting::Auto && !utf8_locale);
+    let ascii =
+        options.ascii || cfg.glyphs == GlyphsSetting::Ascii || (cfg.glyphs == GlyphsSetting::Auto && !utf8_locale);
     let glyphs = Glyphs { ascii, braille: cfg.marker == MarkerSetting::Braille };
     let name = if depth == ColorDepth::Mono {
         "mono".to_owned()

@@ -15,8 +15,10 @@ use crate::ui::glyphs::Glyphs;
 use crate::ui::theme::Role;
 use crate::ui::widgets::fmt;
 
-fn matches(text: &str, filter: Option<&str>) -> bool {
-    filter.is_none_or(|f| text.to_lowercase().contains(&f.to_lowercase()))
+/// Case-insensitive filter match; the row text is only built when a filter is set, because
+/// lists are rebuilt every frame.
+fn matches(text: impl FnOnce() -> String, filter: Option<&str>) -> bool {
+    filter.is_none_or(|f| text().to_lowercase().contains(&f.to_lowercase()))
 }
 
 /// Agents ranked by return (benchmarks after the ranked agents), with their rank (`None` for
@@ -56,7 +58,7 @@ pub fn positions<'a>(
         .iter()
         .filter(|a| agent.is_none_or(|id| a.id == id))
         .flat_map(|a| a.positions.iter())
-        .filter(|p| matches(&position_text(p), filter))
+        .filter(|p| matches(|| position_text(p), filter))
         .collect()
 }
 
@@ -80,7 +82,7 @@ pub fn orders<'a>(snap: &'a Snapshot, agent: Option<crate::domain::AgentId>, fil
         .iter()
         .filter(|a| agent.is_none_or(|id| a.id == id))
         .flat_map(|a| a.open_orders.iter())
-        .filter(|o| matches(&order_text(o), filter))
+        .filter(|o| matches(|| order_text(o), filter))
         .collect();
     v.sort_by(|a, b| b.created_ms.cmp(&a.created_ms).then(b.request.id.cmp(&a.request.id)));
     v
@@ -97,7 +99,7 @@ pub fn trades<'a>(
         .iter()
         .filter(|a| agent.is_none_or(|id| a.id == id))
         .flat_map(|a| a.recent_trades.iter().map(move |t| (a, t)))
-        .filter(|(a, t)| matches(&format!("{} {} {}", a.id, t.symbol, t.side.as_str()), filter))
+        .filter(|(a, t)| matches(|| format!("{} {} {}", a.id, t.symbol, t.side.as_str()), filter))
         .collect();
     v.sort_by(|a, b| b.1.closed_ms.cmp(&a.1.closed_ms));
     v
@@ -116,12 +118,12 @@ pub fn log_entry_text(e: &LogEntry) -> String {
 
 /// Reasoning-log lines (decisions, refusals, operator actions, system events), newest first.
 pub fn reasoning<'a>(snap: &'a Snapshot, filter: Option<&str>) -> Vec<&'a LogEntry> {
-    snap.log.iter().rev().filter(|e| e.kind != LogKind::Fill && matches(&log_entry_text(e), filter)).collect()
+    snap.log.iter().rev().filter(|e| e.kind != LogKind::Fill && matches(|| log_entry_text(e), filter)).collect()
 }
 
 /// Fill lines of the engine log, newest first.
 pub fn fills<'a>(snap: &'a Snapshot, filter: Option<&str>) -> Vec<&'a LogEntry> {
-    snap.log.iter().rev().filter(|e| e.kind == LogKind::Fill && matches(&log_entry_text(e), filter)).collect()
+    snap.log.iter().rev().filter(|e| e.kind == LogKind::Fill && matches(|| log_entry_text(e), filter)).collect()
 }
 
 pub fn kind_label(k: LogKind) -> &'static str {
@@ -139,7 +141,12 @@ pub fn kind_label(k: LogKind) -> &'static str {
 
 /// One agent's decisions, newest first.
 pub fn decisions<'a>(agent: &'a AgentSnapshot, filter: Option<&str>) -> Vec<&'a Arc<DecisionRecord>> {
-    agent.history.iter().rev().filter(|d| matches(&decision_summary(d), filter) || matches(&d.decision.reasoning, filter)).collect()
+    agent
+        .history
+        .iter()
+        .rev()
+        .filter(|d| matches(|| format!("{} {}", decision_summary(d), d.decision.reasoning), filter))
+        .collect()
 }
 
 /// `long BTCUSDT 0.05, close ETHUSDT` or `hold`.
@@ -174,7 +181,8 @@ pub fn decision_outcome(d: &DecisionRecord) -> (String, Role) {
     {
         return (format!("refused: {code}"), Role::Loss);
     }
-    if let Some(ProposalOutcome::Invalid { reason }) = d.outcomes.iter().find(|o| matches!(o, ProposalOutcome::Invalid { .. }))
+    if let Some(ProposalOutcome::Invalid { reason }) =
+        d.outcomes.iter().find(|o| matches!(o, ProposalOutcome::Invalid { .. }))
     {
         return (format!("invalid: {reason}"), Role::Warning);
     }
@@ -265,7 +273,11 @@ pub fn decision_plain(d: &DecisionRecord) -> String {
 
 /// Tracing lines at or above the Logs screen's level, newest first.
 pub fn logs<'a>(lines: &'a [LogLine], filter: Option<&str>) -> Vec<&'a LogLine> {
-    lines.iter().rev().filter(|l| matches(&format!("{} {} {}", l.level.as_str(), l.target, l.message), filter)).collect()
+    lines
+        .iter()
+        .rev()
+        .filter(|l| matches(|| format!("{} {} {}", l.level.as_str(), l.target, l.message), filter))
+        .collect()
 }
 
 /// An agent's state as word, glyph and role.
@@ -290,7 +302,9 @@ pub fn global_state(snap: &Snapshot, g: Glyphs) -> (String, &'static str, Role) 
     let reason = snap.global_reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
     match snap.global_state {
         TradingState::Halted => (format!("HALTED{reason}"), g.halted(), Role::Halted),
-        TradingState::Reducing if snap.global_reduce_only => ("REDUCE-ONLY (all agents)".into(), g.reducing(), Role::Warning),
+        TradingState::Reducing if snap.global_reduce_only => {
+            ("REDUCE-ONLY (all agents)".into(), g.reducing(), Role::Warning)
+        }
         TradingState::Reducing => (format!("REDUCING{reason}"), g.reducing(), Role::Warning),
         TradingState::Active => {
             let trading: Vec<&AgentSnapshot> = snap.agents.iter().filter(|a| !a.benchmark).collect();
@@ -319,7 +333,9 @@ pub fn feed_state(snap: &Snapshot, wall_ms: i64, g: Glyphs) -> (String, &'static
         }
         FeedState::Disconnected => {
             let retry = match s.stats.next_retry_ms {
-                Some(t) => format!(" retry {} in {}", s.stats.reconnects + 1, fmt::duration_s(((t - wall_ms) / 1000).max(0))),
+                Some(t) => {
+                    format!(" retry {} in {}", s.stats.reconnects + 1, fmt::duration_s(((t - wall_ms) / 1000).max(0)))
+                }
                 None => String::new(),
             };
             (format!("DISCONNECTED{retry}"), g.cross(), Role::Error)

@@ -159,7 +159,11 @@ pub fn detect_depth(choice: ColorChoice, env: &TermEnv) -> ColorDepth {
         return ColorDepth::Mono;
     }
     let apple = env.term_program.as_deref() == Some("Apple_Terminal");
-    if !apple && env.colorterm.as_deref().is_some_and(|c| c.eq_ignore_ascii_case("truecolor") || c.eq_ignore_ascii_case("24bit"))
+    if !apple
+        && env
+            .colorterm
+            .as_deref()
+            .is_some_and(|c| c.eq_ignore_ascii_case("truecolor") || c.eq_ignore_ascii_case("24bit"))
     {
         return ColorDepth::TrueColor;
     }
@@ -242,8 +246,8 @@ impl Theme {
     /// Parses theme TOML. With `base`, roles the file leaves out come from it; without, every
     /// role must be set.
     pub fn parse(name: &str, text: &str, origin: &str, base: Option<&Theme>) -> Result<Theme, ThemeError> {
-        let file: ThemeFile =
-            toml::from_str(text).map_err(|e| ThemeError::Parse { origin: origin.to_owned(), message: e.to_string() })?;
+        let file: ThemeFile = toml::from_str(text)
+            .map_err(|e| ThemeError::Parse { origin: origin.to_owned(), message: e.to_string() })?;
         for key in file.roles.keys() {
             if !Role::ALL.iter().any(|r| r.name() == key) {
                 let known: Vec<&str> = Role::ALL.iter().map(|r| r.name()).collect();
@@ -278,11 +282,13 @@ impl Theme {
         if let Some(dir) = config_dir {
             let path = dir.join("themes").join(format!("{name}.toml"));
             if path.is_file() {
-                let text = std::fs::read_to_string(&path).map_err(|source| ThemeError::Read { path: path.clone(), source })?;
+                let text =
+                    std::fs::read_to_string(&path).map_err(|source| ThemeError::Read { path: path.clone(), source })?;
                 let origin = path.display().to_string();
                 let file: ThemeFile = toml::from_str(&text)
                     .map_err(|e| ThemeError::Parse { origin: origin.clone(), message: e.to_string() })?;
-                let base_name = file.extends.as_deref().unwrap_or(if name == DEFAULT_THEME { "" } else { DEFAULT_THEME });
+                let base_name =
+                    file.extends.as_deref().unwrap_or(if name == DEFAULT_THEME { "" } else { DEFAULT_THEME });
                 let base = if base_name.is_empty() || base_name == name {
                     Theme::builtin(name).ok().or_else(|| Theme::builtin(DEFAULT_THEME).ok())
                 } else {
@@ -298,7 +304,8 @@ impl Theme {
             ThemeError::Unknown { name, available, .. } => ThemeError::Unknown {
                 name,
                 available,
-                dir: config_dir.map_or_else(|| "<config dir>/themes/".into(), |d| d.join("themes").display().to_string()),
+                dir: config_dir
+                    .map_or_else(|| "<config dir>/themes/".into(), |d| d.join("themes").display().to_string()),
             },
             other => other,
         })
@@ -465,7 +472,11 @@ mod tests {
         assert_eq!(detect_depth(ColorChoice::Never, &env(None, Some("24bit"), None)), ColorDepth::Mono);
         assert_eq!(detect_depth(ColorChoice::Auto, &env(None, None, Some("screen-256color"))), ColorDepth::Ansi256);
         assert_eq!(detect_depth(ColorChoice::Auto, &env(None, None, Some("linux"))), ColorDepth::Ansi16);
-        let apple = TermEnv { term_program: Some("Apple_Terminal".into()), colorterm: Some("truecolor".into()), ..TermEnv::default() };
+        let apple = TermEnv {
+            term_program: Some("Apple_Terminal".into()),
+            colorterm: Some("truecolor".into()),
+            ..TermEnv::default()
+        };
         assert_eq!(detect_depth(ColorChoice::Auto, &apple), ColorDepth::Ansi256);
     }
 

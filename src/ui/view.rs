@@ -74,7 +74,13 @@ impl Panel {
     pub fn filterable(self) -> bool {
         matches!(
             self,
-            Panel::Reasoning | Panel::Decisions | Panel::Orders | Panel::Trades | Panel::Fills | Panel::Logs | Panel::Positions
+            Panel::Reasoning
+                | Panel::Decisions
+                | Panel::Orders
+                | Panel::Trades
+                | Panel::Fills
+                | Panel::Logs
+                | Panel::Positions
         )
     }
 

@@ -64,7 +64,15 @@ fn metrics(start: f64, equity: f64, dd: f64, trades: u64, win: Option<f64>, shar
     }
 }
 
-fn order(idn: u64, agent: &str, symbol: &str, side: Side, kind: OrderKind, purpose: OrderPurpose, qty: Decimal) -> Order {
+fn order(
+    idn: u64,
+    agent: &str,
+    symbol: &str,
+    side: Side,
+    kind: OrderKind,
+    purpose: OrderPurpose,
+    qty: Decimal,
+) -> Order {
     Order {
         request: OrderRequest {
             id: OrderId(idn),
@@ -84,7 +92,14 @@ fn order(idn: u64, agent: &str, symbol: &str, side: Side, kind: OrderKind, purpo
     }
 }
 
-fn proposal(signal: Signal, symbol: &str, qty: Decimal, stop: Option<Decimal>, target: Option<Decimal>, why: &str) -> Proposal {
+fn proposal(
+    signal: Signal,
+    symbol: &str,
+    qty: Decimal,
+    stop: Option<Decimal>,
+    target: Option<Decimal>,
+    why: &str,
+) -> Proposal {
     Proposal {
         signal,
         symbol: sym(symbol),
@@ -99,7 +114,14 @@ fn proposal(signal: Signal, symbol: &str, qty: Decimal, stop: Option<Decimal>, t
     }
 }
 
-fn decision(idn: u64, agent: &str, ts: i64, reasoning: &str, proposals: Vec<Proposal>, outcomes: Vec<ProposalOutcome>) -> Arc<DecisionRecord> {
+fn decision(
+    idn: u64,
+    agent: &str,
+    ts: i64,
+    reasoning: &str,
+    proposals: Vec<Proposal>,
+    outcomes: Vec<ProposalOutcome>,
+) -> Arc<DecisionRecord> {
     Arc::new(DecisionRecord {
         id: idn,
         agent: id(agent),
@@ -177,7 +199,15 @@ fn agent(
     }
 }
 
-fn market(symbol: &str, base: &str, last: Decimal, change: f64, rsi: f64, trend: &'static str, stale: Option<i64>) -> MarketSnapshot {
+fn market(
+    symbol: &str,
+    base: &str,
+    last: Decimal,
+    change: f64,
+    rsi: f64,
+    trend: &'static str,
+    stale: Option<i64>,
+) -> MarketSnapshot {
     let l: f64 = last.to_string().parse().unwrap();
     MarketSnapshot {
         symbol: sym(symbol),
@@ -191,7 +221,9 @@ fn market(symbol: &str, base: &str, last: Decimal, change: f64, rsi: f64, trend:
         change_pct: Some(change),
         rsi14: Some(rsi),
         trend: Some(trend),
-        sparkline: (0..48).map(|i| l * (1.0 + 0.004 * (f64::from(i) / 5.0).sin() + change / 100.0 * f64::from(i) / 48.0)).collect(),
+        sparkline: (0..48)
+            .map(|i| l * (1.0 + 0.004 * (f64::from(i) / 5.0).sin() + change / 100.0 * f64::from(i) / 48.0))
+            .collect(),
         last_event_ms: Some(NOW - 1000),
         rejected_events: 0,
         long_short_ratio: None,
@@ -199,7 +231,15 @@ fn market(symbol: &str, base: &str, last: Decimal, change: f64, rsi: f64, trend:
     }
 }
 
-fn log(ts: i64, agent: Option<&str>, kind: LogKind, action: &str, text: &str, outcome: Option<&str>, decision: Option<u64>) -> LogEntry {
+fn log(
+    ts: i64,
+    agent: Option<&str>,
+    kind: LogKind,
+    action: &str,
+    text: &str,
+    outcome: Option<&str>,
+    decision: Option<u64>,
+) -> LogEntry {
     LogEntry {
         ts_ms: ts,
         agent: agent.map(id),
@@ -243,9 +283,33 @@ pub fn snapshot() -> Snapshot {
         },
     ];
     let trend_orders = vec![
-        order(41, "trend", "BTCUSDT", Side::Sell, OrderKind::StopMarket { trigger: dec!(60850) }, OrderPurpose::StopLoss, dec!(0.05)),
-        order(42, "trend", "BTCUSDT", Side::Sell, OrderKind::TakeProfitMarket { trigger: dec!(63900) }, OrderPurpose::TakeProfit, dec!(0.05)),
-        order(44, "trend", "ETHUSDT", Side::Buy, OrderKind::StopMarket { trigger: dec!(3350) }, OrderPurpose::StopLoss, dec!(0.8)),
+        order(
+            41,
+            "trend",
+            "BTCUSDT",
+            Side::Sell,
+            OrderKind::StopMarket { trigger: dec!(60850) },
+            OrderPurpose::StopLoss,
+            dec!(0.05),
+        ),
+        order(
+            42,
+            "trend",
+            "BTCUSDT",
+            Side::Sell,
+            OrderKind::TakeProfitMarket { trigger: dec!(63900) },
+            OrderPurpose::TakeProfit,
+            dec!(0.05),
+        ),
+        order(
+            44,
+            "trend",
+            "ETHUSDT",
+            Side::Buy,
+            OrderKind::StopMarket { trigger: dec!(3350) },
+            OrderPurpose::StopLoss,
+            dec!(0.8),
+        ),
     ];
     let trend_history = vec![
         decision(
@@ -261,7 +325,14 @@ pub fn snapshot() -> Snapshot {
             "trend",
             NOW - 95 * MIN,
             "BTCUSDT 15m: close 61,480 crossed above EMA20 61,210 with the 1h EMA20 > EMA50 (uptrend).\nATR(14) 410: stop 2 ATR below at 60,850, target 2R at 63,900.\nRisking 1% of equity.",
-            vec![proposal(Signal::BuyToEnter, "BTCUSDT", dec!(0.05), Some(dec!(60850)), Some(dec!(63900)), "trend continuation")],
+            vec![proposal(
+                Signal::BuyToEnter,
+                "BTCUSDT",
+                dec!(0.05),
+                Some(dec!(60850)),
+                Some(dec!(63900)),
+                "trend continuation",
+            )],
             vec![ProposalOutcome::Submitted { order: OrderId(40) }],
         ),
         decision(
@@ -270,7 +341,10 @@ pub fn snapshot() -> Snapshot {
             NOW - 12 * MIN,
             "SOLUSDT 15m: breakout above 164 but leverage would exceed the limit.",
             vec![proposal(Signal::BuyToEnter, "SOLUSDT", dec!(40), Some(dec!(158)), Some(dec!(176)), "breakout")],
-            vec![ProposalOutcome::Refused { code: RefusalCode::LeverageAboveMax, message: "leverage 12x above 10x".into() }],
+            vec![ProposalOutcome::Refused {
+                code: RefusalCode::LeverageAboveMax,
+                message: "leverage 12x above 10x".into(),
+            }],
         ),
     ];
     let trades = vec![ClosedTrade {
@@ -381,14 +455,70 @@ pub fn snapshot() -> Snapshot {
     );
 
     let logs = vec![
-        log(NOW - 130 * MIN, Some("trend"), LogKind::Decision, "hold", "BTCUSDT 15m: close 61,020 below EMA20", Some("hold"), Some(5)),
-        log(NOW - 95 * MIN, Some("trend"), LogKind::Decision, "long BTCUSDT 0.05", "BTCUSDT 15m: close 61,480 crossed above EMA20", Some("approved"), Some(7)),
-        log(NOW - 95 * MIN, Some("trend"), LogKind::Fill, "buy BTCUSDT 0.05 @ 61,500.0", "entry, taker fee 0.92", None, None),
-        log(NOW - 40 * MIN, Some("trend"), LogKind::Fill, "sell ETHUSDT 0.8 @ 3,290.10", "entry, taker fee 0.79", None, None),
+        log(
+            NOW - 130 * MIN,
+            Some("trend"),
+            LogKind::Decision,
+            "hold",
+            "BTCUSDT 15m: close 61,020 below EMA20",
+            Some("hold"),
+            Some(5),
+        ),
+        log(
+            NOW - 95 * MIN,
+            Some("trend"),
+            LogKind::Decision,
+            "long BTCUSDT 0.05",
+            "BTCUSDT 15m: close 61,480 crossed above EMA20",
+            Some("approved"),
+            Some(7),
+        ),
+        log(
+            NOW - 95 * MIN,
+            Some("trend"),
+            LogKind::Fill,
+            "buy BTCUSDT 0.05 @ 61,500.0",
+            "entry, taker fee 0.92",
+            None,
+            None,
+        ),
+        log(
+            NOW - 40 * MIN,
+            Some("trend"),
+            LogKind::Fill,
+            "sell ETHUSDT 0.8 @ 3,290.10",
+            "entry, taker fee 0.79",
+            None,
+            None,
+        ),
         log(NOW - 20 * MIN, None, LogKind::Operator, "pause meanrev", "operator: pause meanrev", Some("ok"), None),
-        log(NOW - 12 * MIN, Some("trend"), LogKind::Decision, "long SOLUSDT 40", "SOLUSDT 15m: breakout above 164", Some("refused: leverage_above_max"), Some(9)),
-        log(NOW - 12 * MIN, Some("trend"), LogKind::Refusal, "refused", "leverage 12x above 10x", Some("refused leverage_above_max: leverage 12x above 10x"), Some(9)),
-        log(NOW - 3 * MIN, Some("gpt-4o"), LogKind::Decision, "hold", "BTC momentum is fading on the 1h chart", Some("hold"), Some(8)),
+        log(
+            NOW - 12 * MIN,
+            Some("trend"),
+            LogKind::Decision,
+            "long SOLUSDT 40",
+            "SOLUSDT 15m: breakout above 164",
+            Some("refused: leverage_above_max"),
+            Some(9),
+        ),
+        log(
+            NOW - 12 * MIN,
+            Some("trend"),
+            LogKind::Refusal,
+            "refused",
+            "leverage 12x above 10x",
+            Some("refused leverage_above_max: leverage 12x above 10x"),
+            Some(9),
+        ),
+        log(
+            NOW - 3 * MIN,
+            Some("gpt-4o"),
+            LogKind::Decision,
+            "hold",
+            "BTC momentum is fading on the 1h chart",
+            Some("hold"),
+            Some(8),
+        ),
         log(NOW - 12_000, None, LogKind::System, "feed STALE", "sim: SOLUSDT stale", None, None),
     ];
 
@@ -422,8 +552,16 @@ pub fn snapshot() -> Snapshot {
         ],
         risk: RiskSnapshot {
             limits: vec![
-                LimitView { name: "max_leverage".into(), value: "10".into(), description: "highest leverage any order may use".into() },
-                LimitView { name: "daily_loss_pct".into(), value: "3".into(), description: "halt an agent after this daily loss".into() },
+                LimitView {
+                    name: "max_leverage".into(),
+                    value: "10".into(),
+                    description: "highest leverage any order may use".into(),
+                },
+                LimitView {
+                    name: "daily_loss_pct".into(),
+                    value: "3".into(),
+                    description: "halt an agent after this daily loss".into(),
+                },
             ],
             gauges: vec![Gauge { name: "leverage".into(), value: 0.41, limit: 10.0, unit: "x".into() }],
             breakers: vec![
@@ -450,7 +588,13 @@ pub fn snapshot() -> Snapshot {
                     detail: "from the high-water mark".into(),
                 },
             ],
-            history: vec![BreakerEvent { ts_ms: NOW - 600 * MIN, name: "stale_data".into(), agent: Some(id("trend")), tripped: false, detail: "released after fresh data".into() }],
+            history: vec![BreakerEvent {
+                ts_ms: NOW - 600 * MIN,
+                name: "stale_data".into(),
+                agent: Some(id("trend")),
+                tripped: false,
+                detail: "released after fresh data".into(),
+            }],
         },
         log: logs,
         counters: Counters {
@@ -505,9 +649,29 @@ pub fn disconnected() -> Snapshot {
 /// Tracing lines for the Logs screen.
 pub fn log_lines() -> Vec<LogLine> {
     vec![
-        LogLine { ts_ms: NOW - 60_000, level: LogLevel::Info, target: "alphatx::app::run".into(), message: "sim history generated; going live warmup_days=10".into() },
-        LogLine { ts_ms: NOW - 30_000, level: LogLevel::Debug, target: "alphatx::engine".into(), message: "snapshot published version=41".into() },
-        LogLine { ts_ms: NOW - 12_000, level: LogLevel::Warn, target: "alphatx::engine::runner".into(), message: "Agent request dropped: the agent workers are busy or gone agent=gpt-4o".into() },
-        LogLine { ts_ms: NOW - 5_000, level: LogLevel::Error, target: "alphatx::store".into(), message: "Ledger write slow: 820 ms".into() },
+        LogLine {
+            ts_ms: NOW - 60_000,
+            level: LogLevel::Info,
+            target: "alphatx::app::run".into(),
+            message: "sim history generated; going live warmup_days=10".into(),
+        },
+        LogLine {
+            ts_ms: NOW - 30_000,
+            level: LogLevel::Debug,
+            target: "alphatx::engine".into(),
+            message: "snapshot published version=41".into(),
+        },
+        LogLine {
+            ts_ms: NOW - 12_000,
+            level: LogLevel::Warn,
+            target: "alphatx::engine::runner".into(),
+            message: "Agent request dropped: the agent workers are busy or gone agent=gpt-4o".into(),
+        },
+        LogLine {
+            ts_ms: NOW - 5_000,
+            level: LogLevel::Error,
+            target: "alphatx::store".into(),
+            message: "Ledger write slow: 820 ms".into(),
+        },
     ]
 }

@@ -40,14 +40,17 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, density: Density) {
             let top_h = if density == Density::Wide { 8 } else { 6 };
             let bottom_h = if density == Density::Wide { 9 } else { 6 };
             let [top, mid, bottom] =
-                Layout::vertical([Constraint::Length(top_h), Constraint::Fill(1), Constraint::Length(bottom_h)]).areas(area);
+                Layout::vertical([Constraint::Length(top_h), Constraint::Fill(1), Constraint::Length(bottom_h)])
+                    .areas(area);
             let [agents, metrics] = Layout::horizontal([Constraint::Length(24), Constraint::Fill(1)]).areas(top);
-            let [list, detail] = Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)]).areas(mid);
+            let [list, detail] =
+                Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)]).areas(mid);
             render_agents(frame, agents, app);
             render_metrics(frame, metrics, app, agent, density);
             render_decisions(frame, list, app, agent);
             render_detail(frame, detail, app);
-            let [pos, trades] = Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(bottom);
+            let [pos, trades] =
+                Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(bottom);
             super::positions::render(frame, pos, app, Panel::AgentPositions, density);
             render_trades(frame, trades, app, agent);
         }
@@ -82,7 +85,9 @@ fn render_metrics(frame: &mut Frame<'_>, area: Rect, app: &App, a: &AgentSnapsho
     let m = &a.metrics;
     let (state, glyph, srole) = rows::agent_state(a, g);
     let dash = g.dash();
-    let kv = |k: &str, v: String, role: Role| vec![Span::styled(format!("{k} "), t.style(Role::TextDim)), Span::styled(format!("{v}  "), t.style(role))];
+    let kv = |k: &str, v: String, role: Role| {
+        vec![Span::styled(format!("{k} "), t.style(Role::TextDim)), Span::styled(format!("{v}  "), t.style(role))]
+    };
     let mut l1 = vec![Span::styled(format!("{glyph} {state}  "), t.style(srole))];
     if let Some(r) = &a.pause_reason {
         l1.push(Span::styled(format!("({r})  "), t.style(Role::Paused)));
@@ -97,7 +102,11 @@ fn render_metrics(frame: &mut Frame<'_>, area: Rect, app: &App, a: &AgentSnapsho
     let mut l2 = kv("equity", fmt::money(a.equity, 2), Role::Text);
     l2.push(Span::styled(format!("{}{}  ", super::pnl_arrow(app, ret), fmt::pct(ret)), pnl_style(app, ret)));
     l2.extend(kv("cash", fmt::money(a.cash, 2), Role::Text));
-    l2.extend(kv("uPnL", fmt::signed_money(a.unrealized_pnl, 2), if a.unrealized_pnl.is_sign_negative() { Role::Loss } else { Role::Profit }));
+    l2.extend(kv(
+        "uPnL",
+        fmt::signed_money(a.unrealized_pnl, 2),
+        if a.unrealized_pnl.is_sign_negative() { Role::Loss } else { Role::Profit },
+    ));
     l2.extend(kv("realised", fmt::signed_money(a.realized_pnl, 2), Role::Text));
     l2.extend(kv("fees", fmt::money(a.fees, 2), Role::Text));
     let mut l3 = kv("Sharpe", fmt::opt(m.sharpe, 2, dash), Role::Text);
@@ -111,7 +120,11 @@ fn render_metrics(frame: &mut Frame<'_>, area: Rect, app: &App, a: &AgentSnapsho
     let mut l4 = if s.calls > 0 {
         let mut v = kv("LLM calls", s.calls.to_string(), Role::Text);
         v.extend(kv("failures", s.failures.to_string(), if s.failures > 0 { Role::Warning } else { Role::Text }));
-        v.extend(kv("latency avg", s.avg_latency_ms().map_or_else(|| dash.to_owned(), |l| format!("{l}ms")), Role::Text));
+        v.extend(kv(
+            "latency avg",
+            s.avg_latency_ms().map_or_else(|| dash.to_owned(), |l| format!("{l}ms")),
+            Role::Text,
+        ));
         v.extend(kv("tokens", format!("{}/{}", s.input_tokens, s.output_tokens), Role::Text));
         v.extend(kv("cost", format!("${:.4}", s.cost_usd), Role::Text));
         v
@@ -134,8 +147,7 @@ fn render_metrics(frame: &mut Frame<'_>, area: Rect, app: &App, a: &AgentSnapsho
             lines.push(Line::from(Span::styled(format!("{} unavailable: {u}", g.cross()), t.style(Role::Error))));
         }
     }
-    let b = block(app, Panel::Agents, format!("{} · metrics", a.id), None)
-        .border_style(t.style(Role::Border));
+    let b = block(app, Panel::Agents, format!("{} · metrics", a.id), None).border_style(t.style(Role::Border));
     frame.render_widget(Paragraph::new(lines).block(b).wrap(Wrap { trim: true }), area);
 }
 
@@ -215,8 +227,14 @@ fn render_trades(frame: &mut Frame<'_>, area: Rect, app: &App, a: &AgentSnapshot
         lines.push(Line::from(vec![
             Span::styled(format!("{} ", fmt_time(tr.closed_ms)), t.style(Role::TextDim)),
             Span::styled(format!("{} {} ", tr.symbol, tr.side.as_str()), t.style(Role::Text)),
-            Span::styled(format!("{} → {} ", fmt::price(tr.entry_price), fmt::price(tr.exit_price)), t.style(Role::Text)),
-            Span::styled(format!("{}{}", super::pnl_arrow(app, pnl), fmt::signed_money(tr.net_pnl, 2)), pnl_style(app, pnl)),
+            Span::styled(
+                format!("{} → {} ", fmt::price(tr.entry_price), fmt::price(tr.exit_price)),
+                t.style(Role::Text),
+            ),
+            Span::styled(
+                format!("{}{}", super::pnl_arrow(app, pnl), fmt::signed_money(tr.net_pnl, 2)),
+                pnl_style(app, pnl),
+            ),
         ]));
     }
     if lines.is_empty() {

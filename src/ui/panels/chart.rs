@@ -19,7 +19,8 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let window = app.view.chart_window;
     let from = window.span_ms().map(|s| snap.now_ms - s);
     // Baselines first so agents are drawn over them; each series ends at the current equity.
-    let mut ordered: Vec<&crate::engine::snapshot::AgentSnapshot> = snap.agents.iter().filter(|a| a.benchmark).collect();
+    let mut ordered: Vec<&crate::engine::snapshot::AgentSnapshot> =
+        snap.agents.iter().filter(|a| a.benchmark).collect();
     ordered.extend(snap.agents.iter().filter(|a| !a.benchmark));
     let data: Vec<Vec<(f64, f64)>> = ordered
         .iter()
@@ -57,7 +58,9 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App) {
         return;
     };
     let span = xb[1] - xb[0];
-    let tl = |ms: f64| if span > 86_400_000.0 { fmt_ts(ms as i64)[5..16].to_owned() } else { fmt_time(ms as i64)[..5].to_owned() };
+    let tl = |ms: f64| {
+        if span > 86_400_000.0 { fmt_ts(ms as i64)[5..16].to_owned() } else { fmt_time(ms as i64)[..5].to_owned() }
+    };
     let labels = Labels {
         y: vec![fmt::compact(yb[1]), fmt::compact((yb[0] + yb[1]) / 2.0), fmt::compact(yb[0])],
         x_left: tl(xb[0]),

@@ -19,7 +19,10 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, c: &ConfirmState) {
     let cancel = app.keymap.key_label(Action::Cancel).unwrap_or_else(|| "esc".into());
     let mut lines: Vec<Line<'_>> = Vec::new();
     for l in &c.lines {
-        lines.push(Line::from(Span::styled(format!("{} {l}", if app.glyphs.ascii { "-" } else { "•" }), t.style(Role::Text))));
+        lines.push(Line::from(Span::styled(
+            format!("{} {l}", if app.glyphs.ascii { "-" } else { "•" }),
+            t.style(Role::Text),
+        )));
     }
     lines.push(Line::default());
     lines.push(Line::from(vec![

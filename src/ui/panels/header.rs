@@ -60,7 +60,10 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, density: Density) {
     ];
     let feed_spans = vec![
         sep(),
-        Span::styled(format!("{} ", if snap.source.name.is_empty() { "feed" } else { &snap.source.name }), t.style(Role::TextDim)),
+        Span::styled(
+            format!("{} ", if snap.source.name.is_empty() { "feed" } else { &snap.source.name }),
+            t.style(Role::TextDim),
+        ),
         Span::styled(format!("{fg} {feed}"), t.style(frole)),
     ];
     let clock = vec![sep(), Span::styled(format!("{} UTC", fmt_ts(snap.now_ms)), t.style(Role::Text))];
@@ -77,7 +80,8 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, density: Density) {
     }
     let avail = usize::from(area.width);
     for group in [equity, feed_spans, clock, rate] {
-        if width(&left) + width(&group) + width(&tabs) <= avail || (width(&left) + width(&group) <= avail && group.len() > 1)
+        if width(&left) + width(&group) + width(&tabs) <= avail
+            || (width(&left) + width(&group) <= avail && group.len() > 1)
         {
             left.extend(group);
         }
@@ -101,7 +105,13 @@ pub fn banner_lines(app: &App) -> Vec<Line<'static>> {
         let secs = (app.wall_ms - since) / 1000;
         let key = app.keymap.key_label(crate::ui::action::Action::Freeze).unwrap_or_else(|| ":freeze".into());
         out.push(Line::from(Span::styled(
-            format!(" {} FROZEN {} {} display only, the engine keeps running {} {key} to unfreeze ", g.frozen(), fmt::clock_mmss(secs), g.dash(), g.dash()),
+            format!(
+                " {} FROZEN {} {} display only, the engine keeps running {} {key} to unfreeze ",
+                g.frozen(),
+                fmt::clock_mmss(secs),
+                g.dash(),
+                g.dash()
+            ),
             t.style(crate::ui::theme::Role::Frozen),
         )));
     }
@@ -128,7 +138,11 @@ pub fn banner_lines(app: &App) -> Vec<Line<'static>> {
             .map(|ts| format!(", last data {}", crate::clock::fmt_time(ts)))
             .unwrap_or_default();
         out.push(Line::from(Span::styled(
-            format!(" {glyph} {} {feed}{last} {} agents get no new decisions on stale data ", snap.source.name, g.dash()),
+            format!(
+                " {glyph} {} {feed}{last} {} agents get no new decisions on stale data ",
+                snap.source.name,
+                g.dash()
+            ),
             t.style(role),
         )));
     }

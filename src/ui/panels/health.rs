@@ -41,7 +41,15 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, _density: Density) {
         snap.kill_switch_ms.map_or_else(|| "not engaged".into(), |ts| format!("LATCHED since {} UTC", fmt_ts(ts))),
         if snap.kill_switch_ms.is_some() { Role::Killed } else { Role::Ok },
     ));
-    lines.push(kv("run", format!("{}{}", snap.run_id.map_or_else(|| "not stored".into(), |id| format!("#{id}")), if snap.resumed { " (resumed)" } else { "" }), Role::Text));
+    lines.push(kv(
+        "run",
+        format!(
+            "{}{}",
+            snap.run_id.map_or_else(|| "not stored".into(), |id| format!("#{id}")),
+            if snap.resumed { " (resumed)" } else { "" }
+        ),
+        Role::Text,
+    ));
     lines.push(Line::default());
 
     lines.push(title("Limits"));
@@ -58,11 +66,27 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, _density: Density) {
     lines.push(Line::default());
     lines.push(title("Usage"));
     for gauge in &snap.risk.gauges {
-        lines.push(gauge_line(&format!("  arena {}", gauge.name), 24, gauge.ratio(), bar_w, format!("{:.2}{u} of {:.2}{u}", gauge.value, gauge.limit, u = gauge.unit), t, g));
+        lines.push(gauge_line(
+            &format!("  arena {}", gauge.name),
+            24,
+            gauge.ratio(),
+            bar_w,
+            format!("{:.2}{u} of {:.2}{u}", gauge.value, gauge.limit, u = gauge.unit),
+            t,
+            g,
+        ));
     }
     for a in &snap.agents {
         for gauge in &a.gauges {
-            lines.push(gauge_line(&fmt::truncate(&format!("  {} {}", a.id, gauge.name), 24, g.ellipsis()), 24, gauge.ratio(), bar_w, format!("{:.2}{u} of {:.2}{u}", gauge.value, gauge.limit, u = gauge.unit), t, g));
+            lines.push(gauge_line(
+                &fmt::truncate(&format!("  {} {}", a.id, gauge.name), 24, g.ellipsis()),
+                24,
+                gauge.ratio(),
+                bar_w,
+                format!("{:.2}{u} of {:.2}{u}", gauge.value, gauge.limit, u = gauge.unit),
+                t,
+                g,
+            ));
         }
     }
     lines.push(Line::default());
@@ -73,11 +97,18 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, _density: Density) {
     }
     for b in &snap.risk.breakers {
         let who = b.agent.map_or_else(|| "arena".to_owned(), |a| a.to_string());
-        let (word, role) = if b.tripped { (format!("{} TRIPPED", g.halted()), Role::Halted) } else { (format!("{} ok", g.ok()), Role::Ok) };
+        let (word, role) = if b.tripped {
+            (format!("{} TRIPPED", g.halted()), Role::Halted)
+        } else {
+            (format!("{} ok", g.ok()), Role::Ok)
+        };
         lines.push(Line::from(vec![
             Span::styled(format!("  {:<22}", format!("{} ({who})", b.name)), t.style(Role::TextDim)),
             Span::styled(format!("{word:<12}"), t.style(role)),
-            Span::styled(format!(" {:.2}{u} / {:.2}{u} → {}", b.value, b.threshold, b.action.as_str(), u = b.unit), t.style(Role::Text)),
+            Span::styled(
+                format!(" {:.2}{u} / {:.2}{u} → {}", b.value, b.threshold, b.action.as_str(), u = b.unit),
+                t.style(Role::Text),
+            ),
             Span::styled(
                 format!("{}  {}", b.since_ms.map(|s| format!(" since {}", fmt_time(s))).unwrap_or_default(), b.detail),
                 t.style(Role::TextDim),
@@ -107,22 +138,41 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, _density: Density) {
         lines.push(kv("detail", s.detail.clone(), Role::Text));
     }
     lines.push(kv("latency", s.stats.latency_ms.map_or_else(|| dash.to_owned(), |l| format!("{l} ms")), Role::Text));
-    lines.push(kv("messages", format!("{} total, {:.1}/s, {} bad", s.stats.messages, s.stats.messages_per_sec, s.stats.bad_messages), Role::Text));
-    lines.push(kv("reconnects", s.stats.reconnects.to_string(), if s.stats.reconnects > 0 { Role::Warning } else { Role::Text }));
+    lines.push(kv(
+        "messages",
+        format!("{} total, {:.1}/s, {} bad", s.stats.messages, s.stats.messages_per_sec, s.stats.bad_messages),
+        Role::Text,
+    ));
+    lines.push(kv(
+        "reconnects",
+        s.stats.reconnects.to_string(),
+        if s.stats.reconnects > 0 { Role::Warning } else { Role::Text },
+    ));
     lines.push(kv(
         "last message",
-        s.stats.last_message_ms.map_or_else(|| dash.to_owned(), |ts| format!("{} ({} ago)", fmt_time(ts), fmt::duration_s((app.wall_ms - ts) / 1000))),
+        s.stats.last_message_ms.map_or_else(
+            || dash.to_owned(),
+            |ts| format!("{} ({} ago)", fmt_time(ts), fmt::duration_s((app.wall_ms - ts) / 1000)),
+        ),
         Role::Text,
     ));
     for m in &snap.markets {
-        let stale = m.stale_since_ms.map(|ts| format!("{}STALE {}", g.warn(), fmt::duration_s((snap.now_ms - ts) / 1000)));
+        let stale =
+            m.stale_since_ms.map(|ts| format!("{}STALE {}", g.warn(), fmt::duration_s((snap.now_ms - ts) / 1000)));
         lines.push(Line::from(vec![
             Span::styled(format!("  {:<22}", m.symbol.to_string()), t.style(Role::TextDim)),
             Span::styled(
-                format!("last event {}  rejected {}  ", m.last_event_ms.map_or_else(|| dash.to_owned(), fmt_time), m.rejected_events),
+                format!(
+                    "last event {}  rejected {}  ",
+                    m.last_event_ms.map_or_else(|| dash.to_owned(), fmt_time),
+                    m.rejected_events
+                ),
                 t.style(Role::Text),
             ),
-            Span::styled(stale.unwrap_or_else(|| format!("{} fresh", g.ok())), t.style(if m.stale_since_ms.is_some() { Role::Stale } else { Role::Ok })),
+            Span::styled(
+                stale.unwrap_or_else(|| format!("{} fresh", g.ok())),
+                t.style(if m.stale_since_ms.is_some() { Role::Stale } else { Role::Ok }),
+            ),
         ]));
     }
     lines.push(Line::default());
@@ -151,11 +201,17 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, _density: Density) {
             Span::styled(calls, t.style(Role::Text)),
         ]));
         if let Some(e) = &st_.last_error {
-            lines.push(Line::from(Span::styled(format!("  {:<22}last error: {}", "", fmt::one_line(e)), t.style(Role::Error))));
+            lines.push(Line::from(Span::styled(
+                format!("  {:<22}last error: {}", "", fmt::one_line(e)),
+                t.style(Role::Error),
+            )));
         }
         if !a.refusals.is_empty() {
             let r: Vec<String> = a.refusals.iter().map(|(c, n)| format!("{c} {n}")).collect();
-            lines.push(Line::from(Span::styled(format!("  {:<22}refusals: {}", "", r.join(", ")), t.style(Role::Warning))));
+            lines.push(Line::from(Span::styled(
+                format!("  {:<22}refusals: {}", "", r.join(", ")),
+                t.style(Role::Warning),
+            )));
         }
     }
     lines.push(Line::default());
@@ -166,7 +222,11 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, _density: Density) {
     lines.push(kv("decisions / orders", format!("{} / {}", c.decisions, c.orders), Role::Text));
     lines.push(kv("fills / refusals", format!("{} / {}", c.fills, c.refusals), Role::Text));
     lines.push(kv("venue rejections", c.venue_rejections.to_string(), Role::Text));
-    lines.push(kv("liquidations", c.liquidations.to_string(), if c.liquidations > 0 { Role::Loss } else { Role::Text }));
+    lines.push(kv(
+        "liquidations",
+        c.liquidations.to_string(),
+        if c.liquidations > 0 { Role::Loss } else { Role::Text },
+    ));
     lines.push(kv("funding payments", c.funding_payments.to_string(), Role::Text));
     lines.push(kv("store lag", "not reported: the ledger does not publish its lag yet".into(), Role::TextDim));
 

@@ -76,7 +76,9 @@ pub fn screen_hints(screen: Screen) -> &'static [Action] {
             Action::FocusNext,
             Action::Back,
         ],
-        Screen::Risk => &[Action::Help, Action::KillSwitch, Action::PauseAll, Action::Quit, Action::CommandLine, Action::Back],
+        Screen::Risk => {
+            &[Action::Help, Action::KillSwitch, Action::PauseAll, Action::Quit, Action::CommandLine, Action::Back]
+        }
         Screen::Logs => &[
             Action::Help,
             Action::KillSwitch,

@@ -27,7 +27,13 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, density: Density) {
     }
     let wide = density == Density::Wide;
     let narrow = density == Density::Narrow;
-    let fixed: u16 = if wide { 5 + 23 + 13 + 10 + 7 + 8 + 6 + 7 + 10 + 13 + 1 } else if narrow { 5 + 12 + 9 + 10 } else { 5 + 13 + 11 + 9 + 7 + 5 + 11 + 1 };
+    let fixed: u16 = if wide {
+        5 + 23 + 13 + 10 + 7 + 8 + 6 + 7 + 10 + 13 + 1
+    } else if narrow {
+        5 + 12 + 9 + 10
+    } else {
+        5 + 13 + 11 + 9 + 7 + 5 + 11 + 1
+    };
     let spark_w = usize::from(area.width.saturating_sub(2).saturating_sub(fixed)).clamp(4, 40);
     let table_rows: Vec<Row<'_>> = list
         .iter()
@@ -39,7 +45,10 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, density: Density) {
             let name = a.id.to_string();
             let curve: Vec<f64> = a.equity_curve.iter().map(|(_, v)| *v).chain([fmt::f(a.equity)]).collect();
             let spark = Span::styled(sparkline(&curve, spark_w, g), t.style(name_role));
-            let ret_cell = Cell::from(Span::styled(format!("{}{}", super::pnl_arrow(app, ret), fmt::pct(ret)), pnl_style(app, ret)));
+            let ret_cell = Cell::from(Span::styled(
+                format!("{}{}", super::pnl_arrow(app, ret), fmt::pct(ret)),
+                pnl_style(app, ret),
+            ));
             let state_cell = Cell::from(Span::styled(format!("{glyph} {}", state_word(&state)), t.style(srole)));
             let dd = Cell::from(Span::styled(
                 format!("{:.2}%", a.metrics.max_drawdown_pct),
@@ -73,7 +82,19 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, density: Density) {
         .collect();
     let (header, widths): (Vec<&str>, Vec<Constraint>) = if wide {
         (
-            vec!["#", "Agent", "Equity", "Return", "Sharpe", "MaxDD", "Win%", "Trades", "Fees", "State", "Equity curve"],
+            vec![
+                "#",
+                "Agent",
+                "Equity",
+                "Return",
+                "Sharpe",
+                "MaxDD",
+                "Win%",
+                "Trades",
+                "Fees",
+                "State",
+                "Equity curve",
+            ],
             vec![
                 Constraint::Length(4),
                 Constraint::Length(22),
@@ -89,7 +110,10 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, density: Density) {
             ],
         )
     } else if narrow {
-        (vec!["#", "Agent", "Return", "State"], vec![Constraint::Length(4), Constraint::Fill(1), Constraint::Length(9), Constraint::Length(10)])
+        (
+            vec!["#", "Agent", "Return", "State"],
+            vec![Constraint::Length(4), Constraint::Fill(1), Constraint::Length(9), Constraint::Length(10)],
+        )
     } else {
         (
             vec!["#", "Agent", "Equity", "Return", "MaxDD", "Trd", "State", "Curve"],

@@ -37,7 +37,10 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, density: Density) {
         Some(format!("{} and above · {} lines · l level", app.view.log_level.as_str(), list.len())),
     );
     if list.is_empty() {
-        frame.render_widget(super::empty(app, b, "no log lines at this level yet (the log files have everything)"), area);
+        frame.render_widget(
+            super::empty(app, b, "no log lines at this level yet (the log files have everything)"),
+            area,
+        );
         return;
     }
     let wide = density == Density::Wide;

@@ -41,7 +41,10 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, density: Density) {
             };
             let chg = m.change_pct.unwrap_or(0.0);
             let chg_cell = match m.change_pct {
-                Some(c) => Cell::from(Span::styled(format!("{}{}", super::pnl_arrow(app, c), fmt::pct(c)), pnl_style(app, chg))),
+                Some(c) => Cell::from(Span::styled(
+                    format!("{}{}", super::pnl_arrow(app, c), fmt::pct(c)),
+                    pnl_style(app, chg),
+                )),
                 None => Cell::from(Span::styled(g.dash(), t.style(Role::TextDim))),
             };
             let rsi = match m.rsi14 {
@@ -58,7 +61,8 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, density: Density) {
                 None => Span::styled("warm", t.style(Role::TextDim)),
             };
             let spark_role = if chg >= 0.0 { Role::Profit } else { Role::Loss };
-            let mut cells = vec![Cell::from(Span::styled(m.base.clone(), t.style(Role::Title))), last_cell, chg_cell, rsi];
+            let mut cells =
+                vec![Cell::from(Span::styled(m.base.clone(), t.style(Role::Title))), last_cell, chg_cell, rsi];
             cells.push(Cell::from(trend));
             if spark_w > 0 {
                 cells.push(Cell::from(Span::styled(sparkline(&m.sparkline, spark_w, g), t.style(spark_role))));
@@ -71,7 +75,13 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, density: Density) {
         })
         .collect();
     let any_stale = snap.markets.iter().any(|m| m.stale_since_ms.is_some());
-    let last_w = if any_stale { 22 } else if compact { 10 } else { 11 };
+    let last_w = if any_stale {
+        22
+    } else if compact {
+        10
+    } else {
+        11
+    };
     let mut widths = vec![
         Constraint::Length(5),
         Constraint::Length(last_w),

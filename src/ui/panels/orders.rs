@@ -57,7 +57,9 @@ fn render_orders(frame: &mut Frame<'_>, area: Rect, app: &App) {
             }
             cells.push(Cell::from(r.purpose.as_str()));
             cells.push(Cell::from(Line::from(fmt::qty(o.remaining())).right_aligned()));
-            cells.push(Cell::from(Line::from(r.kind.price().map_or_else(|| "market".into(), fmt::price)).right_aligned()));
+            cells.push(Cell::from(
+                Line::from(r.kind.price().map_or_else(|| "market".into(), fmt::price)).right_aligned(),
+            ));
             if full {
                 cells.push(Cell::from(if r.reduce_only { "reduce" } else { "" }));
                 cells.push(Cell::from(o.status.as_str()));
@@ -184,11 +186,12 @@ fn render_fills(frame: &mut Frame<'_>, area: Rect, app: &App) {
             ])
         })
         .collect();
-    let table = Table::new(table_rows, [Constraint::Length(8), Constraint::Min(7), Constraint::Fill(1), Constraint::Fill(2)])
-        .header(Row::new(vec!["Time", "Agent", "Fill", "Detail"]).style(t.style(Role::TextDim)))
-        .block(b)
-        .row_highlight_style(highlight(app, panel))
-        .style(t.style(Role::Text));
+    let table =
+        Table::new(table_rows, [Constraint::Length(8), Constraint::Min(7), Constraint::Fill(1), Constraint::Fill(2)])
+            .header(Row::new(vec!["Time", "Agent", "Fill", "Detail"]).style(t.style(Role::TextDim)))
+            .block(b)
+            .row_highlight_style(highlight(app, panel))
+            .style(t.style(Role::Text));
     let mut state = TableState::default().with_selected(Some(app.sel_in(panel, list.len())));
     frame.render_stateful_widget(table, area, &mut state);
 }

@@ -24,7 +24,11 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, panel: Panel, densit
     let list = rows::positions(snap, scope, app.view.filter_of(panel));
     let b = block(app, panel, "Positions", Some(format!("{}", list.len())));
     if list.is_empty() {
-        let msg = if app.view.filter_of(panel).is_some() { "no position matches the filter" } else { "flat: no open positions" };
+        let msg = if app.view.filter_of(panel).is_some() {
+            "no position matches the filter"
+        } else {
+            "flat: no open positions"
+        };
         frame.render_widget(super::empty(app, b, msg), area);
         return;
     }
@@ -58,7 +62,9 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, panel: Panel, densit
             if wide {
                 cells.push(Cell::from(Line::from(opt_price(p.mark)).right_aligned()));
             }
-            cells.push(Cell::from(Line::from(Span::styled(fmt::signed_money(p.unrealized_pnl, 2), pnl_style(app, upnl))).right_aligned()));
+            cells.push(Cell::from(
+                Line::from(Span::styled(fmt::signed_money(p.unrealized_pnl, 2), pnl_style(app, upnl))).right_aligned(),
+            ));
             if wide {
                 cells.push(Cell::from(format!("{}x", p.leverage.normalize())));
             }
@@ -92,7 +98,13 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, panel: Panel, densit
     } else if minimal {
         (
             vec!["Agent", "Sym", "Side", "Size", "uPnL"],
-            vec![Constraint::Min(7), Constraint::Length(4), Constraint::Length(7), Constraint::Length(6), Constraint::Length(9)],
+            vec![
+                Constraint::Min(7),
+                Constraint::Length(4),
+                Constraint::Length(7),
+                Constraint::Length(6),
+                Constraint::Length(9),
+            ],
         )
     } else {
         (

@@ -78,7 +78,13 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, density: Density) {
         .collect();
     let (widths, header) = if wide {
         (
-            vec![Constraint::Length(8), Constraint::Length(12), Constraint::Length(18), Constraint::Fill(3), Constraint::Fill(2)],
+            vec![
+                Constraint::Length(8),
+                Constraint::Length(12),
+                Constraint::Length(18),
+                Constraint::Fill(3),
+                Constraint::Fill(2),
+            ],
             vec!["Time", "Agent", "Decision", "Reasoning", "Outcome"],
         )
     } else {

@@ -41,13 +41,29 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App) {
     for a in snap.agents.iter().filter(|a| !a.benchmark) {
         if let Some(gauge) = a.gauges.iter().find(|x| x.name == "margin used") {
             let detail = format!("{:.0}%", gauge.value);
-            lines.push(gauge_line(&fmt::truncate(&format!("{} margin", a.id), 14, g.ellipsis()), 14, gauge.ratio(), bar_w, detail, t, g));
+            lines.push(gauge_line(
+                &fmt::truncate(&format!("{} margin", a.id), 14, g.ellipsis()),
+                14,
+                gauge.ratio(),
+                bar_w,
+                detail,
+                t,
+                g,
+            ));
         }
     }
     let (total, day, _) = rows::day_pnl(snap);
     let day_pct = if total - day > 0.0 { day / (total - day) * 100.0 } else { 0.0 };
     match breaker_named(snap, "daily") {
-        Some(br) => lines.push(gauge_line("daily loss", 14, ratio(br.value, br.threshold), bar_w, format!("{:.2}/{:.2}{}", br.value, br.threshold, br.unit), t, g)),
+        Some(br) => lines.push(gauge_line(
+            "daily loss",
+            14,
+            ratio(br.value, br.threshold),
+            bar_w,
+            format!("{:.2}/{:.2}{}", br.value, br.threshold, br.unit),
+            t,
+            g,
+        )),
         None => lines.push(Line::from(vec![
             Span::styled(format!("{:14} ", "day P&L"), t.style(Role::Text)),
             Span::styled(fmt::pct(day_pct), super::pnl_style(app, day)),
@@ -56,7 +72,15 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App) {
     }
     let dd = worst_drawdown(snap);
     match breaker_named(snap, "drawdown") {
-        Some(br) => lines.push(gauge_line("drawdown", 14, ratio(br.value, br.threshold), bar_w, format!("{:.2}/{:.2}{}", br.value, br.threshold, br.unit), t, g)),
+        Some(br) => lines.push(gauge_line(
+            "drawdown",
+            14,
+            ratio(br.value, br.threshold),
+            bar_w,
+            format!("{:.2}/{:.2}{}", br.value, br.threshold, br.unit),
+            t,
+            g,
+        )),
         None => lines.push(Line::from(vec![
             Span::styled(format!("{:14} ", "max drawdown"), t.style(Role::Text)),
             Span::styled(format!("{dd:.2}%"), t.style(if dd > 0.0 { Role::Loss } else { Role::Neutral })),
@@ -67,7 +91,10 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App) {
     if snap.risk.breakers.is_empty() {
         lines.push(Line::from(Span::styled("breakers: none reported by the engine", t.style(Role::TextDim))));
     } else if tripped.is_empty() {
-        lines.push(Line::from(Span::styled(format!("{} breakers: {} none tripped", snap.risk.breakers.len(), g.ok()), t.style(Role::Ok))));
+        lines.push(Line::from(Span::styled(
+            format!("{} breakers: {} none tripped", snap.risk.breakers.len(), g.ok()),
+            t.style(Role::Ok),
+        )));
     } else {
         for br in tripped {
             let who = br.agent.map(|a| format!(" ({a})")).unwrap_or_default();

@@ -36,7 +36,13 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App) {
     }
     if let Some(crate::ui::view::Popup::Confirm(c)) = &app.view.popup {
         lines.push(Line::from(Span::styled(
-            format!("{} {} {} confirm, {} cancel", c.title, app.glyphs.dash(), key(Action::Confirm), key(Action::Cancel)),
+            format!(
+                "{} {} {} confirm, {} cancel",
+                c.title,
+                app.glyphs.dash(),
+                key(Action::Confirm),
+                key(Action::Cancel)
+            ),
             t.style(Role::DialogDanger),
         )));
     }

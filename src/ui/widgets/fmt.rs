@@ -83,7 +83,13 @@ pub fn pct(v: f64) -> String {
         return "n/a".into();
     }
     let r = (v * 100.0).round() / 100.0;
-    if r > 0.0 { format!("+{r:.2}%") } else if r == 0.0 { "0.00%".into() } else { format!("{r:.2}%") }
+    if r > 0.0 {
+        format!("+{r:.2}%")
+    } else if r == 0.0 {
+        "0.00%".into()
+    } else {
+        format!("{r:.2}%")
+    }
 }
 
 /// An optional figure with `dp` decimals, or `—` when undefined (never a made-up number).
@@ -141,7 +147,17 @@ pub fn one_line(s: &str) -> String {
 /// Replaces control characters (escape sequences from untrusted LLM output included) so text
 /// can never drive the terminal.
 pub fn sanitize(s: &str) -> String {
-    s.chars().map(|c| if c == '\t' { ' ' } else if c.is_control() && c != '\n' { '\u{fffd}' } else { c }).collect()
+    s.chars()
+        .map(|c| {
+            if c == '\t' {
+                ' '
+            } else if c.is_control() && c != '\n' {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -71,7 +71,13 @@ pub fn draw(
     let n = labels.y.len();
     for (i, l) in labels.y.iter().enumerate() {
         let row = if n <= 1 { 0 } else { (i as u16 * (plot.height - 1)) / (n as u16 - 1) };
-        buf.set_stringn(area.x, plot.y + row, format!("{l:>w$}", w = gutter as usize - 1), gutter as usize, label_style);
+        buf.set_stringn(
+            area.x,
+            plot.y + row,
+            format!("{l:>w$}", w = gutter as usize - 1),
+            gutter as usize,
+            label_style,
+        );
     }
     let bottom = area.y + area.height - 1;
     buf.set_stringn(plot.x, bottom, &labels.x_left, plot.width as usize, label_style);
