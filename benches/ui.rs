@@ -68,7 +68,7 @@ fn step(s: &mut Snapshot, i: u32) {
     let wiggle = |k: u32| Decimal::new(i64::from((i * 7 + k * 13) % 11) - 5, 1);
     for (k, m) in s.markets.iter_mut().enumerate() {
         m.last = m.last.map(|p| p + wiggle(k as u32));
-        if i % 50 == 0 {
+        if i.is_multiple_of(50) {
             m.sparkline.rotate_left(1);
         }
     }
@@ -78,7 +78,7 @@ fn step(s: &mut Snapshot, i: u32) {
             p.unrealized_pnl += wiggle(k as u32 + 9);
         }
     }
-    if i % 10 == 0 {
+    if i.is_multiple_of(10) {
         s.log.push(LogEntry {
             ts_ms: s.now_ms,
             agent: Some(fixture::id("trend")),

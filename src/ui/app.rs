@@ -310,16 +310,11 @@ impl App {
                     }
                 };
             }
+            KeyCode::Backspace if input.text.is_empty() => self.view.input = None,
             KeyCode::Backspace => {
-                if input.text.pop().is_none() {
-                    self.view.input = None;
-                }
+                input.text.pop();
             }
-            KeyCode::Char(c) if !ctrl && !c.is_control() => {
-                if input.text.chars().count() < 200 {
-                    input.text.push(c);
-                }
-            }
+            KeyCode::Char(c) if !ctrl && !c.is_control() && input.text.chars().count() < 200 => input.text.push(c),
             _ => {}
         }
         // The filter applies while typing.

@@ -101,7 +101,7 @@ pub fn trades<'a>(
         .flat_map(|a| a.recent_trades.iter().map(move |t| (a, t)))
         .filter(|(a, t)| matches(|| format!("{} {} {}", a.id, t.symbol, t.side.as_str()), filter))
         .collect();
-    v.sort_by(|a, b| b.1.closed_ms.cmp(&a.1.closed_ms));
+    v.sort_by_key(|(_, t)| std::cmp::Reverse(t.closed_ms));
     v
 }
 

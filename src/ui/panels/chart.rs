@@ -65,6 +65,7 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App) {
         y: vec![fmt::compact(yb[1]), fmt::compact((yb[0] + yb[1]) / 2.0), fmt::compact(yb[0])],
         x_left: tl(xb[0]),
         x_right: tl(xb[1]),
+        style: t.style(Role::ChartAxis),
     };
-    plot::draw(frame.buffer_mut(), inner, &series, xb, yb, &labels, t.style(Role::ChartAxis), app.glyphs);
+    plot::draw(frame.buffer_mut(), inner, &series, xb, yb, &labels, app.glyphs);
 }

@@ -21,12 +21,13 @@ pub struct Series<'a> {
     pub faint: bool,
 }
 
-/// Axis labels to draw.
+/// Axis labels to draw, and their style.
 #[derive(Debug, Clone, Default)]
 pub struct Labels {
     pub y: Vec<String>,
     pub x_left: String,
     pub x_right: String,
+    pub style: Style,
 }
 
 /// Data bounds over every series (x from the first to the last point; y padded 5 %).
@@ -59,9 +60,9 @@ pub fn draw(
     xb: [f64; 2],
     yb: [f64; 2],
     labels: &Labels,
-    label_style: Style,
     glyphs: Glyphs,
 ) {
+    let label_style = labels.style;
     let gutter = labels.y.iter().map(|l| l.chars().count()).max().unwrap_or(0) as u16 + 1;
     if area.width <= gutter + 2 || area.height < 3 {
         return;
@@ -190,8 +191,13 @@ mod tests {
         let mut buf = Buffer::empty(area);
         let s = [Series { points: pts, style: Style::default(), faint: false }];
         let (xb, yb) = bounds(&s).unwrap();
-        let labels = Labels { y: vec!["hi".into(), "lo".into()], x_left: "a".into(), x_right: "b".into() };
-        draw(&mut buf, area, &s, xb, yb, &labels, Style::default(), glyphs);
+        let labels = Labels {
+            y: vec!["hi".into(), "lo".into()],
+            x_left: "a".into(),
+            x_right: "b".into(),
+            style: Style::default(),
+        };
+        draw(&mut buf, area, &s, xb, yb, &labels, glyphs);
         (0..5).map(|y| (0..12).map(|x| buf[(x, y)].symbol().to_owned()).collect()).collect()
     }
 
