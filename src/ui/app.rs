@@ -238,7 +238,8 @@ impl App {
                 return match self.keymap.lookup_dialog(&ev) {
                     Some(Action::Confirm) => {
                         let Some(Popup::Confirm(c)) = self.view.popup.take() else { return Vec::new() };
-                        self.flash(format!("sent: {}", c.title), false);
+                        let what: Vec<String> = c.commands.iter().map(Command::describe).collect();
+                        self.flash(format!("sent: {}", what.join(", ")), false);
                         c.commands.into_iter().map(Effect::Command).collect()
                     }
                     Some(Action::Cancel) => {
@@ -789,6 +790,14 @@ pub fn detail_lines(d: &crate::engine::journal::DecisionRecord) -> Vec<String> {
     out
 }
 
+/// A position's direction in words (`Side::Buy` is a long position).
+fn side_word(side: crate::domain::Side) -> &'static str {
+    match side {
+        crate::domain::Side::Buy => "long",
+        crate::domain::Side::Sell => "short",
+    }
+}
+
 fn agent_names(snap: &Snapshot) -> String {
     snap.agents.iter().map(|a| a.id.to_string()).collect::<Vec<_>>().join(", ")
 }
@@ -808,7 +817,7 @@ fn confirm_flatten_agent(a: &AgentSnapshot) -> ConfirmState {
     let mut lines: Vec<String> = a
         .positions
         .iter()
-        .map(|p| format!("close {} {} {} at market", p.symbol, p.side.as_str(), fmt::qty(p.qty)))
+        .map(|p| format!("close {} {} {} at market", p.symbol, side_word(p.side), fmt::qty(p.qty)))
         .collect();
     lines.push(format!("cancel {} resting order(s)", a.open_orders.len()));
     if a.positions.is_empty() {
@@ -823,7 +832,7 @@ fn confirm_flatten_symbol(snap: &Snapshot, symbol: Symbol) -> ConfirmState {
         .iter()
         .flat_map(|a| a.positions.iter())
         .filter(|p| p.symbol == symbol)
-        .map(|p| format!("close {} {} {} of {} at market", p.symbol, p.side.as_str(), fmt::qty(p.qty), p.agent))
+        .map(|p| format!("close {} {} {} of {} at market", p.symbol, side_word(p.side), fmt::qty(p.qty), p.agent))
         .collect();
     if lines.is_empty() {
         lines.push(format!("no agent holds {symbol} now"));

@@ -7,6 +7,8 @@ use crate::ui::glyphs::Glyphs;
 
 const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 const ASCII: [char; 5] = ['_', '.', '-', '~', '^'];
+/// Smallest range drawn, relative to the level.
+const MIN_RANGE: f64 = 0.002;
 
 /// Resamples `values` to `n` points (last value of each bucket), keeping the newest.
 fn resample(values: &[f64], n: usize) -> Vec<f64> {
@@ -40,7 +42,12 @@ pub fn sparkline(values: &[f64], width: usize, glyphs: Glyphs) -> String {
     if pts.is_empty() {
         return String::new();
     }
-    let (min, max) = pts.iter().fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    let (lo, hi) = pts.iter().fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    // A floor on the range (0.2 % of the level) keeps a flat line with one tiny move from
+    // being drawn as a cliff.
+    let floor = (lo.abs().max(hi.abs()) * MIN_RANGE).max(f64::MIN_POSITIVE);
+    let pad = ((floor - (hi - lo)) / 2.0).max(0.0);
+    let (min, max) = (lo - pad, hi + pad);
     if glyphs.ascii {
         return pts.iter().map(|&v| ASCII[level(v, min, max, ASCII.len())]).collect();
     }
@@ -74,6 +81,9 @@ mod tests {
     fn blocks_scale_between_min_and_max_including_negatives() {
         let s = sparkline(&[-5.0, 0.0, 5.0], 3, Glyphs::UNICODE);
         assert_eq!(s, "▁▅█");
+        // 10,000 then 9,999: a 0.01 % move is drawn small, not as a cliff.
+        let s = sparkline(&[10_000.0, 10_000.0, 9_999.0], 3, Glyphs::UNICODE);
+        assert_eq!(s, "▅▅▄");
         assert_eq!(sparkline(&[1.0, 1.0], 5, Glyphs::UNICODE), "▅▅");
         assert_eq!(sparkline(&[], 5, Glyphs::UNICODE), "");
         assert_eq!(sparkline(&[0.0, f64::NAN, 1.0], 5, Glyphs::UNICODE), "▁█");
