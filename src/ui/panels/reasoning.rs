@@ -89,7 +89,7 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, density: Density) {
         )
     } else {
         (
-            vec![Constraint::Length(5), Constraint::Length(8), Constraint::Fill(2), Constraint::Fill(1)],
+            vec![Constraint::Length(5), Constraint::Length(8), Constraint::Fill(1), Constraint::Length(9)],
             vec!["Time", "Agent", "Decision · reasoning", "Outcome"],
         )
     };
