@@ -112,10 +112,11 @@ fn render_metrics(frame: &mut Frame<'_>, area: Rect, app: &App, a: &AgentSnapsho
     let mut l3 = kv("Sharpe", fmt::opt(m.sharpe, 2, dash), Role::Text);
     l3.extend(kv("Sortino", fmt::opt(m.sortino, 2, dash), Role::Text));
     l3.extend(kv("max DD", format!("{:.2}%", m.max_drawdown_pct), Role::Text));
-    l3.extend(kv("win", fmt::opt(m.win_rate_pct, 0, dash) + "%", Role::Text));
+    let opt_pct = |v: Option<f64>| v.filter(|x| x.is_finite()).map_or_else(|| dash.to_owned(), |x| format!("{x:.0}%"));
+    l3.extend(kv("win", opt_pct(m.win_rate_pct), Role::Text));
     l3.extend(kv("PF", fmt::opt(m.profit_factor, 2, dash), Role::Text));
     l3.extend(kv("trades", m.trades.to_string(), Role::Text));
-    l3.extend(kv("exposure", fmt::opt(m.exposure_pct, 0, dash) + "%", Role::Text));
+    l3.extend(kv("exposure", opt_pct(m.exposure_pct), Role::Text));
     let s = &a.stats;
     let mut l4 = if s.calls > 0 {
         let mut v = kv("LLM calls", s.calls.to_string(), Role::Text);
