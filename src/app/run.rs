@@ -127,6 +127,7 @@ async fn run_async(config: Config, args: RunArgs, ui: Option<UiOptions>) -> anyh
     if let Some(status) = status {
         let _ = status.await;
     }
+    // Held to the end so the engine's command channel stays open in headless runs too.
     drop(cmd_tx);
     Ok(())
 }
