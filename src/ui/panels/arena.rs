@@ -22,8 +22,7 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, density: Density) {
             let [ml, mr] = Layout::horizontal(cols).areas(mid);
             let [mrt, mrb] = Layout::vertical([Constraint::Length(mk_rows), Constraint::Fill(1)]).areas(mr);
             // The reasoning log gets the wider half: its text is what people read.
-            let [bl, br] =
-                Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(bottom);
+            let [bl, br] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(bottom);
             leaderboard::render(frame, top, app, density);
             chart::render(frame, ml, app);
             markets::render(frame, mrt, app, density);
