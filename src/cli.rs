@@ -55,6 +55,18 @@ pub enum CliCommand {
     Export(ExportArgs),
     /// Copy the ledger to FILE with SQLite's online backup API (safe while the arena runs).
     Backup(BackupArgs),
+    /// List the cockpit's key bindings (defaults plus `[ui.keys]` overrides).
+    Keys(KeysArgs),
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct KeysArgs {
+    /// Print the keymap as JSON (action, keys, category, dangerous, description).
+    #[arg(long, conflicts_with = "markdown")]
+    pub json: bool,
+    /// Print the keymap as the Markdown table used in the README.
+    #[arg(long)]
+    pub markdown: bool,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -81,6 +93,16 @@ pub struct RunArgs {
     /// replayable).
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
+    /// Colour theme of the cockpit (overrides `ui.theme`): dark, light, high-contrast, mono or a
+    /// file in <config dir>/themes/.
+    #[arg(long, value_name = "NAME")]
+    pub theme: Option<String>,
+    /// Draw with ASCII characters only (no Unicode blocks, braille or box drawing).
+    #[arg(long)]
+    pub ascii: bool,
+    /// Colours: auto (NO_COLOR, COLORTERM, TERM), always, or never (bold/reverse only).
+    #[arg(long, value_enum, default_value_t = crate::ui::ColorChoice::Auto)]
+    pub color: crate::ui::ColorChoice,
 }
 
 impl Default for RunArgs {
@@ -93,6 +115,9 @@ impl Default for RunArgs {
             profile: "default".to_owned(),
             print_fills: false,
             record: None,
+            theme: None,
+            ascii: false,
+            color: crate::ui::ColorChoice::Auto,
         }
     }
 }

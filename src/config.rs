@@ -50,6 +50,7 @@ pub struct Config {
     pub venues: VenuesConfig,
     /// Connection discipline of live feeds.
     pub live: LiveConfig,
+    pub ui: UiConfig,
     pub agents: Vec<AgentConfig>,
 }
 
@@ -65,6 +66,7 @@ impl Default for Config {
             logging: LoggingConfig::default(),
             venues: VenuesConfig::default(),
             live: LiveConfig::default(),
+            ui: UiConfig::default(),
             agents: default_agents(),
         }
     }
@@ -301,6 +303,70 @@ impl Default for LoggingConfig {
     fn default() -> Self {
         Self { level: "info".into(), keep_files: 14 }
     }
+}
+
+/// The terminal UI.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiConfig {
+    /// Theme name: a built-in (`dark`, `light`, `high-contrast`, `mono`) or a file
+    /// `<config dir>/themes/NAME.toml`.
+    pub theme: String,
+    /// Most frames drawn per second (1..=30); frames are drawn only when something changed.
+    pub max_fps: u32,
+    /// `auto` (ASCII when the locale is not UTF-8), `unicode` or `ascii`.
+    pub glyphs: GlyphsSetting,
+    /// Sparklines and the account-value chart: `block` or `braille`.
+    pub marker: MarkerSetting,
+    /// Mouse wheel scrolling (off by default so the terminal's own text selection keeps working).
+    pub mouse: bool,
+    /// Show profit in the loss colour and loss in the profit colour (markets where red means up).
+    pub swap_pnl_colors: bool,
+    /// When the terminal goes away (SIGHUP, SSH drop): `shutdown` stops the engine cleanly;
+    /// `keep-running` keeps the engine running without a screen until SIGTERM or Ctrl-C.
+    pub on_hangup: OnHangup,
+    /// Key overrides: action name → list of keys (an empty list unbinds the action).
+    pub keys: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        Self {
+            theme: "dark".into(),
+            max_fps: 20,
+            glyphs: GlyphsSetting::Auto,
+            marker: MarkerSetting::Block,
+            mouse: false,
+            swap_pnl_colors: false,
+            on_hangup: OnHangup::Shutdown,
+            keys: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+/// Which characters the UI may draw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GlyphsSetting {
+    Auto,
+    Unicode,
+    Ascii,
+}
+
+/// How sparklines and charts are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MarkerSetting {
+    Block,
+    Braille,
+}
+
+/// What losing the terminal does to the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnHangup {
+    Shutdown,
+    KeepRunning,
 }
 
 /// Agent strategies.
@@ -543,6 +609,14 @@ impl Config {
         if self.logging.keep_files == 0 {
             return Err(invalid("logging.keep_files", "must be at least 1"));
         }
+        if !(1..=30).contains(&self.ui.max_fps) {
+            return Err(invalid("ui.max_fps", "must be between 1 and 30 frames per second"));
+        }
+        if self.ui.theme.is_empty() || !self.ui.theme.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(invalid("ui.theme", "a theme name uses only letters, digits, - and _ (e.g. \"dark\")"));
+        }
+        crate::ui::keymap::Keymap::with_overrides(&self.ui.keys).map_err(|e| invalid("ui.keys", e.to_string()))?;
         if !self.agents.iter().any(|a| a.enabled) {
             return Err(invalid("agents", "enable at least one agent"));
         }
@@ -632,6 +706,18 @@ mod tests {
     }
 
     #[test]
+    fn ui_keys_duplicates_name_both_actions_and_empty_lists_unbind() {
+        let e = parse("[ui.keys]\nfreeze = [\"q\"]\n").unwrap_err();
+        assert!(e.contains("ui.keys") && e.contains("quit") && e.contains("freeze"), "{e}");
+        let c = parse("[ui.keys]\nfreeze = []\nquit = [\"f\", \"ctrl+c\"]\n").unwrap();
+        assert_eq!(c.ui.keys["freeze"], Vec::<String>::new());
+        let e = parse("[ui.keys]\nexplode = [\"x\"]\n").unwrap_err();
+        assert!(e.contains("explode"), "{e}");
+        let e = parse("[ui]\non_hangup = \"explode\"\n").unwrap_err();
+        assert!(e.contains("keep-running"), "{e}");
+    }
+
+    #[test]
     fn unknown_keys_are_named() {
         let e = parse("[sim]\nsede = 1\n").unwrap_err();
         assert!(e.contains("sede"), "{e}");
@@ -654,6 +740,9 @@ mod tests {
             ("[live]\nwarmup_bars = 10\n", "live.warmup_bars"),
             ("[venues.binance]\nws_url = \"https://x\"\n", "venues.binance.ws_url"),
             ("[venues.hyperliquid]\nrest_url = \"ftp://x\"\n", "venues.hyperliquid.rest_url"),
+            ("[ui]\nmax_fps = 120\n", "ui.max_fps"),
+            ("[ui]\ntheme = \"../x\"\n", "ui.theme"),
+            ("[ui.keys]\nquit = [\"p\"]\n", "ui.keys"),
             ("[[agents]]\nname = \"a\"\nkind = \"trend\"\n[[agents]]\nname = \"a\"\nkind = \"trend\"\n", "agents"),
             ("[[agents]]\nname = \"a\"\nkind = \"trend\"\nsymbols = [\"XRPUSDT\"]\n", "agents.a.symbols"),
             ("[[agents]]\nname = \"a\"\nkind = \"trend\"\n[agents.params]\nleverage = 0\n", "agents.a.params"),

@@ -18,3 +18,4 @@ pub mod logging;
 pub mod market;
 pub mod risk;
 pub mod store;
+pub mod ui;

@@ -33,11 +33,26 @@ fn real_main() -> anyhow::Result<()> {
     match cli.command {
         None => {
             let paths = app::Paths::resolve(&cli.global)?;
-            app::run(&config, &paths, &RunArgs { headless: true, ..RunArgs::default() })
+            app::run(&config, &paths, &RunArgs::default())
         }
         Some(CliCommand::Run(args)) => {
             let paths = app::Paths::resolve(&cli.global)?;
             app::run(&config, &paths, &args)
+        }
+        Some(CliCommand::Keys(args)) => {
+            let keymap = alphatx::ui::Keymap::with_overrides(&config.ui.keys)?;
+            let text = if args.json {
+                format!("{}\n", keymap.to_json())
+            } else if args.markdown {
+                keymap.to_markdown()
+            } else {
+                keymap.to_text()
+            };
+            match std::io::stdout().lock().write_all(text.as_bytes()) {
+                // `alphatx keys | head` closes the pipe early: not an error.
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(()),
+            }
         }
         Some(CliCommand::Backtest(args)) => {
             let (report, elapsed) = app::backtest(&config, &args)?;

@@ -1,4 +1,5 @@
-//! `alphatx run`: the arena live on the configured market, until Ctrl-C, SIGTERM or SIGHUP.
+//! `alphatx run`: the arena live on the configured market with the cockpit TUI (or, with
+//! `--headless`, status lines on stdout), until the operator quits, Ctrl-C, SIGTERM or SIGHUP.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Paths, build_agents, build_driver};
 use crate::cli::RunArgs;
 use crate::clock::{ManualClock, fmt_time};
-use crate::config::Config;
+use crate::config::{Config, OnHangup};
 use crate::engine::runner::{self, CommitHook, LedgerLink, RunnerConfig, RunnerIo, SourceEvent};
 use crate::engine::{Driver, Durability, FeedState, FeedStatus, RestoreData, Snapshot};
 use crate::execution::ExecEvent;
@@ -20,17 +21,33 @@ use crate::market::candles::CandleInput;
 use crate::market::recording::RecordingHeader;
 use crate::market::sim::SimMarket;
 use crate::store::{Ledger, LedgerAck, LedgerBatch, NewAgent, NewRun, ResumeState};
+use crate::ui::{UiExit, UiOptions};
 
 /// Runs the arena live on the simulated market until Ctrl-C, SIGTERM, SIGHUP or `--duration`.
 pub fn run(config: &Config, paths: &Paths, args: &RunArgs) -> anyhow::Result<()> {
-    let _log_guard = crate::logging::init(&paths.log_dir(), &config.logging.level, config.logging.keep_files)?;
+    // The cockpit shows the log in-app; nothing may be written to the terminal it owns.
+    let log_ring = (!args.headless).then(|| crate::logging::LogRing::new(2_000));
+    let _log_guard = crate::logging::init_with_ring(
+        &paths.log_dir(),
+        &config.logging.level,
+        config.logging.keep_files,
+        log_ring.clone(),
+    )?;
+    let ui = log_ring.map(|logs| UiOptions {
+        config: config.ui.clone(),
+        theme: args.theme.clone(),
+        ascii: args.ascii,
+        color: args.color,
+        config_dir: config_dir(paths),
+        logs: Some(logs),
+    });
     tracing::info!(data_dir = %paths.data_dir.display(), "alphatx starting");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let result = runtime.block_on(run_async(config.clone(), paths.clone(), args.clone()));
+    let result = runtime.block_on(run_async(config.clone(), paths.clone(), args.clone(), ui));
     if let Err(e) = &result {
         tracing::error!("run failed: {e:#}");
     }
@@ -91,7 +108,15 @@ async fn commit_now(
     }
 }
 
-async fn run_async(config: Config, paths: Paths, args: RunArgs) -> anyhow::Result<()> {
+/// Where user themes are looked for: next to the config file in use, else the platform dir.
+fn config_dir(paths: &Paths) -> Option<std::path::PathBuf> {
+    match paths.config_file.as_deref().and_then(std::path::Path::parent) {
+        Some(dir) if !dir.as_os_str().is_empty() => Some(dir.to_owned()),
+        _ => directories::ProjectDirs::from("dev", "AlphaTransformer", "alphatx").map(|d| d.config_dir().to_owned()),
+    }
+}
+
+async fn run_async(config: Config, paths: Paths, args: RunArgs, ui: Option<UiOptions>) -> anyhow::Result<()> {
     let speed = args.speed.unwrap_or(config.sim.speed);
     if !(speed.is_finite() && speed > 0.0 && speed <= 100_000.0) {
         bail!("--speed must be in (0, 100000], got {speed}");
@@ -240,7 +265,7 @@ async fn run_async(config: Config, paths: Paths, args: RunArgs) -> anyhow::Resul
 
     let shutdown = CancellationToken::new();
     let (market_tx, market_rx) = mpsc::channel(4096);
-    let (_cmd_tx, cmd_rx) = mpsc::channel(64);
+    let (cmd_tx, cmd_rx) = mpsc::channel(64);
     let (_venue_tx, venue_rx) = mpsc::channel(64);
     let (reply_tx, reply_rx) = mpsc::channel(64);
     let (req_tx, req_rx) = mpsc::channel(64);
@@ -272,24 +297,60 @@ async fn run_async(config: Config, paths: Paths, args: RunArgs) -> anyhow::Resul
         .spawn(market_tx, recorder, shutdown.clone(), |sim, tx, stop| tokio::spawn(sim_feed(sim, speed, tx, stop)));
     let runner_cfg = RunnerConfig { tick: Duration::from_millis(100), snapshot_hz: config.engine.snapshot_hz };
     let engine_task = tokio::spawn(runner::run(driver, io, runner_cfg, shutdown.clone()));
-    let status = tokio::spawn(status_lines(
-        snap_rx,
-        Duration::from_secs(u64::from(config.engine.status_interval_secs)),
-        shutdown.clone(),
-    ));
-
     let deadline = args.duration.map(Duration::from_secs_f64);
-    wait_for_stop(deadline).await;
+    let mut status = None;
+    match ui {
+        Some(options) => run_cockpit(snap_rx, cmd_tx.clone(), options, shutdown.clone(), deadline).await?,
+        None => {
+            status = Some(tokio::spawn(status_lines(
+                snap_rx,
+                Duration::from_secs(u64::from(config.engine.status_interval_secs)),
+                shutdown.clone(),
+            )));
+            wait_for_stop(deadline).await;
+        }
+    }
     tracing::info!("shutting down");
     shutdown.cancel();
     let _ = feed.await;
     let (_driver, link, _reason) = engine_task.await.context("the engine task failed")?;
-    let _ = status.await;
+    if let Some(status) = status {
+        let _ = status.await;
+    }
     let _ = llm_worker.await;
+    // Held to the end so the engine's command channel stays open in headless runs too.
+    drop(cmd_tx);
     drop(link);
     match Arc::try_unwrap(ledger) {
         Ok(ledger) => ledger.close().context("the ledger could not be flushed")?,
         Err(_) => tracing::warn!("the ledger is still shared at shutdown; it flushes when the last handle drops"),
+    }
+    Ok(())
+}
+
+/// Runs the cockpit until it closes (or the deadline passes). After a hangup with
+/// `ui.on_hangup = "keep-running"` the engine keeps trading headless until a stop signal.
+async fn run_cockpit(
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+    commands: mpsc::Sender<crate::engine::Command>,
+    options: UiOptions,
+    shutdown: CancellationToken,
+    deadline: Option<Duration>,
+) -> anyhow::Result<()> {
+    let keep_running = options.config.on_hangup == OnHangup::KeepRunning;
+    let started = tokio::time::Instant::now();
+    let cockpit = crate::ui::run_tui(snapshots, commands, options, shutdown);
+    let exit = match deadline {
+        Some(d) => tokio::select! {
+            r = cockpit => r?,
+            _ = tokio::time::sleep(d) => UiExit::Shutdown,
+        },
+        None => cockpit.await?,
+    };
+    tracing::info!(?exit, "Cockpit closed");
+    if exit == UiExit::Hangup && keep_running {
+        tracing::warn!("Terminal lost; the engine keeps running headless (ui.on_hangup = keep-running) until SIGTERM");
+        wait_for_stop(deadline.map(|d| d.saturating_sub(started.elapsed()))).await;
     }
     Ok(())
 }

@@ -1551,6 +1551,7 @@ impl Engine {
                     pause_reason: s.pause_reason.clone(),
                     stats: s.stats.clone(),
                     history: s.history.iter().cloned().collect(),
+                    recent_trades: s.recent_trades.iter().cloned().collect(),
                     gauges: {
                         let mut g = agent_gauges(&s.account, equity, &marks, max_lev);
                         let guard = &s.risk.guard;

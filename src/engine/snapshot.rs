@@ -16,7 +16,7 @@ use super::journal::DecisionRecord;
 use super::state::AgentStats;
 use super::state::ExitPlan;
 use crate::analytics::Metrics;
-use crate::domain::{AgentId, Order, Price, Qty, Side, Symbol};
+use crate::domain::{AgentId, ClosedTrade, Order, Price, Qty, Side, Symbol};
 use crate::risk::{RefusalCode, TradingState};
 
 /// Everything a screen needs, at one instant.
@@ -128,6 +128,8 @@ pub struct AgentSnapshot {
     pub stats: AgentStats,
     /// Full records of the latest decisions (oldest → newest), shared, not copied.
     pub history: Vec<Arc<DecisionRecord>>,
+    /// The latest closed round trips (oldest → newest), for the Orders & trades screen.
+    pub recent_trades: Vec<ClosedTrade>,
 }
 
 /// The risk picture: limits, usage gauges, breakers and their history.
