@@ -3,8 +3,8 @@
 //! agent, `!` then `y` latches the kill switch, `q` quits with exit code 0 and the terminal is
 //! restored. SIGTERM and SIGHUP also end it cleanly with the terminal restored.
 //!
-//! Checking the ledger after these keys needs the SQLite ledger, which is being built in
-//! parallel; that assertion is left to its integration.
+//! Afterwards the ledger holds the operator's actions (the audit trail) and the kill switch's
+//! state change.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 #![cfg(unix)]
 
@@ -41,7 +41,7 @@ impl Cockpit {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let config = dir.join("config.toml");
-        std::fs::write(&config, format!("[sim]\nwarmup_days = 2\n{extra_config}")).unwrap();
+        std::fs::write(&config, format!("[market]\nsource = \"sim\"\n[sim]\nwarmup_days = 2\n{extra_config}")).unwrap();
         let pty = native_pty_system();
         let pair = pty.openpty(PtySize { rows: ROWS, cols: COLS, pixel_width: 0, pixel_height: 0 }).unwrap();
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_alphatx"));
@@ -164,6 +164,26 @@ fn help_pause_kill_switch_and_quit() {
     let status = c.wait_exit();
     assert!(status.success(), "exit status {status}");
     c.wait_for("the terminal restored", |_| c.restored());
+
+    // The ledger audited every operator action, and the kill switch's latch is stored.
+    let ledger = rusqlite::Connection::open(c.dir.join("data").join("ledger.sqlite")).unwrap();
+    let commands: Vec<String> = ledger
+        .prepare("SELECT command FROM commands ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(commands.iter().any(|c| c.starts_with("pause ")), "{commands:?}");
+    assert!(commands.iter().any(|c| c == "KILL SWITCH"), "{commands:?}");
+    let latched: i64 = ledger
+        .query_row(
+            "SELECT count(*) FROM risk_events WHERE kind = 'state_change' AND agent IS NULL AND state = 'HALTED'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(latched >= 1, "the arena's halted state is stored");
 }
 
 #[test]
