@@ -2,7 +2,7 @@
 //!
 //! Equity is sampled at a fixed interval of market time (the engine samples every minute), so
 //! per-sample returns are comparable and annualise with √(samples per year); crypto trades
-//! 365 days a year. Ratios use a zero risk-free rate. Undefined figures (a Sharpe ratio from one
+//! 365 days a year. Ratios use a zero risk-free rate and need [`MIN_RATIO_SAMPLES`] returns. Undefined figures (a Sharpe ratio from one
 //! sample, a profit factor without losing trades) are `None`, never a made-up number.
 //! `f64` is fine here: these are statistics, not balances.
 
@@ -11,6 +11,9 @@ use serde::Serialize;
 use crate::domain::ClosedTrade;
 
 const MS_PER_YEAR: f64 = 365.0 * 86_400_000.0;
+/// Returns needed before Sharpe and Sortino are reported: annualising a handful of samples
+/// gives absurd figures (a −186 Sharpe after fifteen minutes), not information.
+pub const MIN_RATIO_SAMPLES: u64 = 30;
 const MS_PER_DAY: f64 = 86_400_000.0;
 
 /// Streaming performance statistics of one account.
@@ -156,7 +159,8 @@ impl PerformanceTracker {
     pub fn metrics(&self) -> Metrics {
         let periods_per_year = MS_PER_YEAR / self.sample_period_ms as f64;
         let std = if self.n > 1 { (self.m2 / (self.n - 1) as f64).sqrt() } else { 0.0 };
-        let sharpe = (self.n > 1 && std > 0.0).then(|| self.mean / std * periods_per_year.sqrt());
+        let enough = self.n >= MIN_RATIO_SAMPLES;
+        let sharpe = (enough && std > 0.0).then(|| self.mean / std * periods_per_year.sqrt());
         let downside = if self.n > 0 { (self.downside_sq / self.n as f64).sqrt() } else { 0.0 };
         let sortino = (self.n > 1 && downside > 0.0).then(|| self.mean / downside * periods_per_year.sqrt());
         let span_ms = self.first_ms.map_or(0, |f| (self.last_ms - f).max(0));
@@ -305,15 +309,18 @@ mod tests {
         assert!((m.max_drawdown_pct - 10.0).abs() < 1e-9);
         // In market during [60s, 180s) out of [0, 180s].
         assert!((m.exposure_pct.unwrap() - 200.0 / 3.0).abs() < 1e-9);
-        assert!(m.sharpe.is_some() && m.sortino.is_some());
+        assert_eq!(m.sharpe, None, "three returns are not enough for a ratio");
     }
 
     #[test]
     fn sharpe_matches_the_textbook_formula() {
-        let eq = [100.0, 101.0, 100.5, 102.0, 101.0, 103.0];
+        let eq: Vec<f64> = (0..40).map(|i| 100.0 + (i as f64) * 0.1 + [0.0, 1.0, -0.5, 0.7][i % 4]).collect();
         let mut t = PerformanceTracker::new(100.0, 86_400_000);
         for (i, e) in eq.iter().enumerate() {
             t.on_equity(i as i64 * 86_400_000, *e, true);
+            if i < MIN_RATIO_SAMPLES as usize {
+                assert_eq!(t.metrics().sharpe, None, "too few returns for a ratio");
+            }
         }
         let r: Vec<f64> = eq.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
         let mean = r.iter().sum::<f64>() / r.len() as f64;
