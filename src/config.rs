@@ -10,9 +10,14 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::agents::baseline::BuyAndHoldParams;
+use crate::agents::rules::breakout::BreakoutParams;
+use crate::agents::rules::ema_cross::EmaCrossParams;
+use crate::agents::rules::mean_reversion::MeanReversionParams;
+use crate::agents::rules::momentum::MomentumParams;
 use crate::agents::rules::trend::TrendParams;
 use crate::domain::{AgentId, Symbol};
 use crate::execution::paper::PaperConfig;
+use crate::market::replay::ReplaySettings;
 use crate::risk::{ArenaLimits, RiskLimits};
 
 /// Why a configuration cannot be used.
@@ -43,6 +48,8 @@ pub struct Config {
     /// Arena-wide limits and breakers.
     pub arena: ArenaLimits,
     pub logging: LoggingConfig,
+    /// Files replayed with `--source replay`.
+    pub replay: ReplaySettings,
     pub agents: Vec<AgentConfig>,
 }
 
@@ -56,6 +63,7 @@ impl Default for Config {
             risk: RiskLimits::default(),
             arena: ArenaLimits::default(),
             logging: LoggingConfig::default(),
+            replay: ReplaySettings::default(),
             agents: default_agents(),
         }
     }
@@ -83,12 +91,15 @@ impl Default for MarketConfig {
 pub enum SourceKind {
     /// The built-in seeded synthetic market.
     Sim,
+    /// Market data files (`[replay]`, `--file`): backtests and scans only.
+    Replay,
 }
 
 impl SourceKind {
     pub fn as_str(self) -> &'static str {
         match self {
             SourceKind::Sim => "sim",
+            SourceKind::Replay => "replay",
         }
     }
 }
@@ -186,6 +197,10 @@ impl Default for LoggingConfig {
 pub enum AgentKind {
     BuyAndHold,
     Trend,
+    MeanReversion,
+    Breakout,
+    Momentum,
+    EmaCross,
 }
 
 impl AgentKind {
@@ -193,6 +208,10 @@ impl AgentKind {
         match self {
             AgentKind::BuyAndHold => "buy_and_hold",
             AgentKind::Trend => "trend",
+            AgentKind::MeanReversion => "mean_reversion",
+            AgentKind::Breakout => "breakout",
+            AgentKind::Momentum => "momentum",
+            AgentKind::EmaCross => "ema_cross",
         }
     }
 }
@@ -238,10 +257,16 @@ fn default_agents() -> Vec<AgentConfig> {
     // The baseline is a measurement, not a strategy: it holds without a stop.
     let mut no_stop = toml::Table::new();
     no_stop.insert("require_stop_loss".into(), toml::Value::Boolean(false));
-    [mk("buy-and-hold", AgentKind::BuyAndHold, no_stop), mk("trend", AgentKind::Trend, toml::Table::new())]
-        .into_iter()
-        .flatten()
-        .collect()
+    [
+        mk("buy-and-hold", AgentKind::BuyAndHold, no_stop),
+        mk("trend", AgentKind::Trend, toml::Table::new()),
+        mk("mean-reversion", AgentKind::MeanReversion, toml::Table::new()),
+        mk("breakout", AgentKind::Breakout, toml::Table::new()),
+        mk("momentum", AgentKind::Momentum, toml::Table::new()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// Parsed strategy parameters.
@@ -249,6 +274,10 @@ fn default_agents() -> Vec<AgentConfig> {
 pub enum StrategyParams {
     BuyAndHold(BuyAndHoldParams),
     Trend(TrendParams),
+    MeanReversion(MeanReversionParams),
+    Breakout(BreakoutParams),
+    Momentum(MomentumParams),
+    EmaCross(EmaCrossParams),
 }
 
 impl AgentConfig {
@@ -269,6 +298,26 @@ impl AgentConfig {
                 let p: TrendParams = table.try_into().map_err(parse_err)?;
                 p.validate().map_err(|m| invalid(&key, m))?;
                 Ok(StrategyParams::Trend(p))
+            }
+            AgentKind::MeanReversion => {
+                let p: MeanReversionParams = table.try_into().map_err(parse_err)?;
+                p.validate().map_err(|m| invalid(&key, m))?;
+                Ok(StrategyParams::MeanReversion(p))
+            }
+            AgentKind::Breakout => {
+                let p: BreakoutParams = table.try_into().map_err(parse_err)?;
+                p.validate().map_err(|m| invalid(&key, m))?;
+                Ok(StrategyParams::Breakout(p))
+            }
+            AgentKind::Momentum => {
+                let p: MomentumParams = table.try_into().map_err(parse_err)?;
+                p.validate().map_err(|m| invalid(&key, m))?;
+                Ok(StrategyParams::Momentum(p))
+            }
+            AgentKind::EmaCross => {
+                let p: EmaCrossParams = table.try_into().map_err(parse_err)?;
+                p.validate().map_err(|m| invalid(&key, m))?;
+                Ok(StrategyParams::EmaCross(p))
             }
         }
     }
@@ -358,6 +407,7 @@ impl Config {
         }
         self.risk.validate("risk").map_err(|(k, m)| invalid(k, m))?;
         self.arena.validate().map_err(|(k, m)| invalid(k, m))?;
+        self.replay.validate().map_err(|(k, m)| invalid(k, m))?;
         if crate::logging::parse_filter(&self.logging.level).is_err() {
             return Err(invalid("logging.level", "expected error, warn, info, debug, trace or a tracing filter"));
         }

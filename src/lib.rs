@@ -17,3 +17,4 @@ pub mod indicators;
 pub mod logging;
 pub mod market;
 pub mod risk;
+pub mod scan;

@@ -2,10 +2,8 @@
 
 use std::sync::Arc;
 
-use crate::agents::baseline::BuyAndHold;
-use crate::agents::rules::trend::Trend;
 use crate::clock::ManualClock;
-use crate::config::{Config, StrategyParams};
+use crate::config::Config;
 use crate::domain::Instrument;
 use crate::engine::state::AgentDriver;
 use crate::engine::{AgentSpec, Driver, Durability, Engine, EngineConfig};
@@ -27,10 +25,8 @@ pub fn sim_config(config: &Config, start_ms: i64, mode: SimMode, step_ms: i64) -
 pub fn build_agents(config: &Config) -> anyhow::Result<Vec<AgentSpec>> {
     let mut specs = Vec::new();
     for a in config.agents.iter().filter(|a| a.enabled) {
-        let (driver, benchmark) = match a.strategy()? {
-            StrategyParams::BuyAndHold(p) => (AgentDriver::Rule(Box::new(BuyAndHold::new(p))), true),
-            StrategyParams::Trend(p) => (AgentDriver::Rule(Box::new(Trend::new(p))), false),
-        };
+        let (rule, benchmark) = crate::agents::rules::build_rule(&a.strategy()?);
+        let driver = AgentDriver::Rule(rule);
         specs.push(AgentSpec {
             id: a.name,
             driver,

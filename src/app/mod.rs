@@ -4,10 +4,15 @@
 mod backtest;
 mod build;
 mod run;
+mod scan;
 
-pub use backtest::{BacktestReport, backtest, format_report};
+pub use backtest::{
+    BacktestReport, BacktestTiming, backtest, format_report, replay_backtest, replay_config, sim_backtest,
+    warmup_warnings,
+};
 pub use build::{build_agents, build_driver, sim_config};
 pub use run::{run, status_line};
+pub use scan::{parse_at, scan};
 
 use std::path::PathBuf;
 
