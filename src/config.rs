@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::agents::adaptive::AdaptationConfig;
 use crate::agents::baseline::BuyAndHoldParams;
 use crate::agents::rules::breakout::BreakoutParams;
 use crate::agents::rules::ema_cross::EmaCrossParams;
@@ -50,6 +51,8 @@ pub struct Config {
     pub logging: LoggingConfig,
     /// Files replayed with `--source replay`.
     pub replay: ReplaySettings,
+    /// Adaptive sizing and capital re-weighting (both off by default).
+    pub adaptation: AdaptationConfig,
     pub agents: Vec<AgentConfig>,
 }
 
@@ -64,6 +67,7 @@ impl Default for Config {
             arena: ArenaLimits::default(),
             logging: LoggingConfig::default(),
             replay: ReplaySettings::default(),
+            adaptation: AdaptationConfig::default(),
             agents: default_agents(),
         }
     }
@@ -408,6 +412,7 @@ impl Config {
         self.risk.validate("risk").map_err(|(k, m)| invalid(k, m))?;
         self.arena.validate().map_err(|(k, m)| invalid(k, m))?;
         self.replay.validate().map_err(|(k, m)| invalid(k, m))?;
+        self.adaptation.validate().map_err(|(k, m)| invalid(k, m))?;
         if crate::logging::parse_filter(&self.logging.level).is_err() {
             return Err(invalid("logging.level", "expected error, warn, info, debug, trace or a tracing filter"));
         }

@@ -61,12 +61,13 @@ pub fn build_driver(
         mode: "PAPER".into(),
         source: config.market.source.as_str().into(),
     };
-    let engine = Engine::new(
+    let mut engine = Engine::new(
         engine_config,
         instruments,
         specs,
         RiskGate::with_arena(config.risk.clone(), config.arena.clone()),
         Arc::new(clock.clone()),
     );
+    engine.set_adaptation(config.adaptation.clone());
     Ok(Driver::new(engine, Box::new(paper), Some(clock), durability))
 }

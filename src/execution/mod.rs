@@ -59,4 +59,10 @@ pub trait ExecutionClient: Send {
     fn venue_account(&self, agent: AgentId) -> Option<Account>;
     /// Orders resting at the venue (all accounts).
     fn venue_open_orders(&self) -> Vec<Order>;
+    /// Moves `amount` of free cash (not backing open positions) from one account to another
+    /// (capital re-weighting). Venues that cannot do it refuse, and the engine reverses it.
+    fn transfer(&mut self, from: AgentId, to: AgentId, amount: Decimal, _now_ms: i64) -> Result<(), String> {
+        let _ = (from, to, amount);
+        Err(format!("{} cannot move capital between accounts", self.venue()))
+    }
 }

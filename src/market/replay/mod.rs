@@ -391,6 +391,36 @@ pub struct ReplayData {
 }
 
 impl ReplayData {
+    /// Data built in code (benchmarks, tests): one stream per instrument, each already in time
+    /// order; no file checks were run, so the summary only lists the symbols.
+    pub fn from_streams(instruments: Vec<Instrument>, mut streams: Vec<Vec<MarketEvent>>, input: CandleInput) -> Self {
+        streams.truncate(instruments.len());
+        for s in &mut streams {
+            s.sort_by_key(|e| e.ts_ms);
+        }
+        let mut summary = ReplaySummary::default();
+        for (i, s) in instruments.iter().zip(&streams) {
+            summary.symbols.push(SymbolReport {
+                symbol: i.symbol,
+                market: None,
+                instrument: i.clone(),
+                rules: RulesSource::Table,
+                data: "events".into(),
+                events: s.len() as u64,
+                first_ms: s.first().map_or(0, |e| e.ts_ms),
+                last_ms: s.last().map_or(0, |e| e.ts_ms),
+                gaps: 0,
+                missing_minutes: 0,
+            });
+        }
+        Self { summary, input, instruments, streams }
+    }
+
+    /// Every stream's events, per symbol in time order.
+    pub fn streams(&self) -> &[Vec<MarketEvent>] {
+        &self.streams
+    }
+
     pub fn instruments(&self) -> Vec<Instrument> {
         self.instruments.clone()
     }
