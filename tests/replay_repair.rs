@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use alphatx::domain::{MarketData, MarketEvent, Symbol};
 use alphatx::market::replay::{self, GapPolicy, IssueKind, ReplayData, ReplayError, ReplaySettings};
@@ -28,7 +28,7 @@ fn kline(m: i64, o: &str, h: &str, l: &str, c: &str) -> String {
     format!("{open},{o},{h},{l},{c},1.5,{},100,10,0.5,50,0", open + 59_999)
 }
 
-fn write(dir: &PathBuf, name: &str, lines: &[String]) -> PathBuf {
+fn write(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
     path

@@ -151,16 +151,16 @@ fn fees(market: MarketKind) -> (Decimal, Decimal) {
     }
 }
 
-fn build(
-    symbol: Symbol,
-    market: MarketKind,
-    base: &str,
-    quote: &str,
+/// Venue filters of one instrument: tick, lot, minimum notional, maximum leverage.
+struct Filters {
     tick: Decimal,
     lot: Decimal,
     min_notional: Decimal,
     max_leverage: u32,
-) -> Instrument {
+}
+
+fn build(symbol: Symbol, market: MarketKind, base: &str, quote: &str, f: Filters) -> Instrument {
+    let Filters { tick, lot, min_notional, max_leverage } = f;
     let (maker, taker) = fees(market);
     let spot = market == MarketKind::Spot;
     Instrument {
@@ -187,16 +187,13 @@ pub fn table_instrument(symbol: Symbol, market: MarketKind) -> Option<Instrument
         MarketKind::Coinm => COINM,
     };
     let r = rows.iter().find(|r| r.symbol == symbol.as_str())?;
-    Some(build(
-        symbol,
-        market,
-        r.base,
-        r.quote,
-        Decimal::new(r.tick.0, r.tick.1),
-        Decimal::new(r.lot.0, r.lot.1),
-        Decimal::from(r.min_notional),
-        r.max_leverage,
-    ))
+    let filters = Filters {
+        tick: Decimal::new(r.tick.0, r.tick.1),
+        lot: Decimal::new(r.lot.0, r.lot.1),
+        min_notional: Decimal::from(r.min_notional),
+        max_leverage: r.max_leverage,
+    };
+    Some(build(symbol, market, r.base, r.quote, filters))
 }
 
 /// Known quote assets, longest first so `FDUSD` wins over `USD`.
@@ -222,7 +219,7 @@ pub fn infer_instrument(symbol: Symbol, market: MarketKind, price_decimals: u32,
     let (base, quote) = split_symbol(symbol.as_str());
     let tick = Decimal::new(1, price_decimals.min(8));
     let lot = Decimal::new(1, qty_decimals.min(8));
-    build(symbol, market, &base, &quote, tick, lot, Decimal::from(5), 20)
+    build(symbol, market, &base, &quote, Filters { tick, lot, min_notional: Decimal::from(5), max_leverage: 20 })
 }
 
 /// Table rules if known, else inferred; fee overrides applied.
