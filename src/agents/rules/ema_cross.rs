@@ -230,7 +230,7 @@ impl RuleAgent for EmaCross {
             return None;
         }
         let side = if cross_up { Side::Buy } else { Side::Sell };
-        if side == Side::Sell && !p.allow_short {
+        if side == Side::Sell && (!p.allow_short || !inst.is_perp()) {
             return None;
         }
         let entry = market.last?;
@@ -248,11 +248,9 @@ impl RuleAgent for EmaCross {
         } else {
             None
         };
-        let sizing = Sizing {
-            risk_per_trade_pct: p.risk_per_trade_pct,
-            leverage: p.leverage,
-            max_allocation_pct: p.max_allocation_pct,
-        };
+        let leverage = super::capped_leverage(p.leverage, market);
+        let sizing =
+            Sizing { risk_per_trade_pct: p.risk_per_trade_pct, leverage, max_allocation_pct: p.max_allocation_pct };
         let (qty, how) = match (p.quantity, stop) {
             (Some(q), _) => (inst.floor_qty(q), "fixed size".to_owned()),
             (None, Some(stop)) => {
@@ -280,7 +278,7 @@ impl RuleAgent for EmaCross {
                 signal: if side == Side::Buy { Signal::BuyToEnter } else { Signal::SellToEnter },
                 symbol: sym,
                 quantity: qty,
-                leverage: p.leverage,
+                leverage,
                 profit_target: target,
                 stop_loss: stop,
                 invalidation_condition: Some(format!(

@@ -118,12 +118,29 @@ pub fn enter(ctx: &AgentContext<'_>, idea: EntryIdea, sizing: &Sizing) -> Option
     let entry = market.last?;
     let long = idea.side == Side::Buy;
     let hold = |why: &str| Some(decision(format!("{}; {why}: no entry", idea.why), Vec::new()));
+    if !long && !inst.is_perp() {
+        return hold(&format!("{} is spot and cannot be shorted", ctx.symbol));
+    }
     let (Some(stop), Some(target)) = (price_from_f64(idea.stop, inst), price_from_f64(idea.target, inst)) else {
         return hold("stop or target is not a valid price");
     };
     if (long && (stop >= entry || target <= entry)) || (!long && (stop <= entry || target >= entry)) {
         return hold(&format!("stop {stop} / target {target} do not bracket the price {entry}"));
     }
+    // The gate refuses protective prices outside its band around the mark (default limits):
+    // say so here rather than collect a refusal.
+    let band = crate::risk::RiskLimits::default().price_band_pct;
+    let mark = market.mark_or_last().filter(|m| *m > Decimal::ZERO).unwrap_or(entry);
+    if mark <= Decimal::ZERO {
+        return None;
+    }
+    for (what, p) in [("stop", stop), ("target", target)] {
+        let off = crate::analytics::decimal_to_f64((p - mark).abs() / mark) * 100.0;
+        if off > band {
+            return hold(&format!("the {what} {p} is {off:.1}% from the price, beyond the risk gate's {band}% band"));
+        }
+    }
+    let sizing = Sizing { leverage: capped_leverage(sizing.leverage, market), ..*sizing };
     let qty = sizing.qty(ctx, inst, entry, stop);
     if qty.is_zero() {
         return hold("size rounds to zero lots");
@@ -153,6 +170,20 @@ pub fn enter(ctx: &AgentContext<'_>, idea: EntryIdea, sizing: &Sizing) -> Option
             justification: reasoning,
         }],
     ))
+}
+
+/// `leverage`, lowered to the risk gate's volatility-scaled cap for this market (with the default
+/// target volatility), so an entry is not refused for its leverage: 1× until the market's
+/// volatility is known, never above the venue's maximum.
+pub fn capped_leverage(leverage: Decimal, market: &crate::agents::MarketView) -> Decimal {
+    let inst = &market.instrument;
+    let venue_max = if inst.is_perp() { inst.max_leverage } else { Decimal::ONE };
+    let cap = crate::risk::RiskGate::leverage_cap(
+        &crate::risk::RiskLimits::default(),
+        venue_max,
+        market.vol.annualized_pct(),
+    );
+    leverage.min(cap).max(Decimal::ONE)
 }
 
 /// True when `ctx` is a candle close this strategy decides on: its timeframe, its symbol.

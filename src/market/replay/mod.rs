@@ -407,8 +407,8 @@ impl ReplayData {
                 rules: RulesSource::Table,
                 data: "events".into(),
                 events: s.len() as u64,
-                first_ms: s.first().map_or(0, |e| e.ts_ms),
-                last_ms: s.last().map_or(0, |e| e.ts_ms),
+                first_ms: s.first().map_or(0, event_start),
+                last_ms: s.last().map_or(0, event_start),
                 gaps: 0,
                 missing_minutes: 0,
             });
@@ -605,6 +605,15 @@ fn read_one(
     } else {
         Some(MarketKind::Usdm)
     });
+    if settings.market == MarketChoice::Auto && info.market.is_none() && market == Some(MarketKind::Usdm) {
+        let note = format!(
+            "{symbol}: neither the file names nor the folders say spot or futures; traded as USDⓈ-M \
+             (set replay.market = \"spot\" for spot data)"
+        );
+        if !summary.notes.contains(&note) {
+            summary.notes.push(note);
+        }
+    }
     let coinm = market == Some(MarketKind::Coinm);
     let hints = CsvHints { name_kind: info.kind.clone(), coinm, contract_usd: instruments::coinm_contract_usd(symbol) };
     let mut sink = Sink { summary, strict };
@@ -814,6 +823,13 @@ fn event_problem(e: &MarketEvent) -> Option<(IssueKind, String)> {
     }
 }
 
+fn event_start(e: &MarketEvent) -> i64 {
+    match &e.data {
+        MarketData::Bar(b) => b.open_ms,
+        _ => e.ts_ms,
+    }
+}
+
 /// Sorts, de-duplicates and gap-checks each symbol, then builds the event streams.
 fn finish(
     buckets: Vec<Bucket>,
@@ -997,8 +1013,9 @@ fn finish(
             rules,
             data: data_kind.to_owned(),
             events: events.len() as u64,
-            first_ms: events.first().map_or(0, |e| e.ts_ms),
-            last_ms: events.last().map_or(0, |e| e.ts_ms),
+            // Bars by their open time (as the files list them), other events by their own.
+            first_ms: events.first().map_or(0, event_start),
+            last_ms: events.last().map_or(0, event_start),
             gaps,
             missing_minutes: missing,
         });
@@ -1013,4 +1030,42 @@ fn finish(
     }
     let input = if any_bars { CandleInput::Bars } else { CandleInput::Trades };
     Ok(ReplayData { summary, input, instruments, streams })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(path: &str) -> (Option<String>, Option<MarketKind>, NameKind) {
+        let i = name_info(Path::new(path), None);
+        (i.symbol.map(|s| s.to_string()), i.market, i.kind)
+    }
+
+    #[test]
+    fn names_and_folders_say_symbol_market_and_content() {
+        let k = |s: &str| NameKind::Klines(s.to_owned());
+        assert_eq!(info("BTCUSDT-1m-2022-09-05.zip"), (Some("BTCUSDT".into()), None, k("1m")));
+        assert_eq!(info("data/spot/daily/klines/BTCUSDT/1m/BTCUSDT-1m-2025-01-01.zip").1, Some(MarketKind::Spot));
+        assert_eq!(info("data/futures/um/monthly/klines/ETHUSDT/1m/ETHUSDT-1m-2024-08.zip").1, Some(MarketKind::Usdm));
+        assert_eq!(
+            info("data/futures/cm/daily/klines/BTCUSD_PERP/1m/BTCUSD_PERP-1m-2022-10-24.zip").1,
+            Some(MarketKind::Coinm)
+        );
+        assert_eq!(info("um-BTCUSDT-1m-2022-09-05.csv"), (Some("BTCUSDT".into()), Some(MarketKind::Usdm), k("1m")));
+        assert_eq!(
+            info("cm-BTCUSD_PERP-1m-2022-10-24.csv"),
+            (Some("BTCUSD_PERP".into()), Some(MarketKind::Coinm), k("1m"))
+        );
+        assert_eq!(info("BTCUSD_PERP-1m-2022-10-24.csv").1, Some(MarketKind::Coinm));
+        assert_eq!(info("BTCUSDT-aggTrades-2022-09-05.zip"), (Some("BTCUSDT".into()), None, NameKind::AggTrades));
+        assert_eq!(
+            info("spot-ETHUSDT-trades-2022-09-05.csv"),
+            (Some("ETHUSDT".into()), Some(MarketKind::Spot), NameKind::Trades)
+        );
+        assert_eq!(info("XRP_ETH-1m.csv"), (Some("XRPETH".into()), Some(MarketKind::Spot), k("1m")));
+        assert_eq!(info("XRP_USDT_USDT-5m-futures.csv"), (Some("XRPUSDT".into()), Some(MarketKind::Usdm), k("5m")));
+        assert_eq!(info("btc-perp-20211231-20220201_1m.csv"), (None, None, NameKind::Unknown));
+        let zipped = name_info(Path::new("x/archive.zip"), Some("SOLUSDT-1m-2024-01-01.csv"));
+        assert_eq!(zipped.symbol.map(|s| s.to_string()), Some("SOLUSDT".into()));
+    }
 }

@@ -115,6 +115,7 @@ pub struct SymbolReport {
     pub data: String,
     /// Events replayed.
     pub events: u64,
+    /// First and last bar open time (events: event time).
     pub first_ms: i64,
     pub last_ms: i64,
     /// Gaps between 1-minute bars, and the minutes they miss.
