@@ -57,6 +57,8 @@ pub enum CliCommand {
     Backup(BackupArgs),
     /// List the cockpit's key bindings (defaults plus `[ui.keys]` overrides).
     Keys(KeysArgs),
+    /// Market scanner: indicators and strategy signals for every symbol and timeframe.
+    Scan(ScanArgs),
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -124,7 +126,7 @@ impl Default for RunArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct BacktestArgs {
-    /// Days of simulated market to trade (after the configured warm-up).
+    /// Days of simulated market to trade (after the configured warm-up; sim only).
     #[arg(long, default_value_t = 30.0)]
     pub days: f64,
     /// Print the report as JSON on stdout (throughput goes to stderr so stdout is reproducible).
@@ -137,6 +139,8 @@ pub struct BacktestArgs {
     /// Write every LLM decision of this backtest to FILE (JSON Lines) for a later --replay-decisions.
     #[arg(long, value_name = "FILE")]
     pub record_decisions: Option<PathBuf>,
+    #[command(flatten)]
+    pub data: DataArgs,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -160,4 +164,29 @@ pub struct BackupArgs {
     /// The new file to write the copy to (it must not exist yet).
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
+}
+
+/// Market data files for `--source replay`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct DataArgs {
+    /// Market data to replay: a Binance kline/aggTrades/trades CSV or .zip, an OHLCV CSV, an
+    /// alphatx recording, or a folder of them. Repeatable. Implies --source replay.
+    #[arg(long = "file", value_name = "PATH")]
+    pub files: Vec<PathBuf>,
+    /// Symbol of every replayed file (for files whose name does not say it), e.g. BTCUSDT.
+    #[arg(long)]
+    pub symbol: Option<Symbol>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ScanArgs {
+    /// Show the values at this point in history instead of the end of the data: ISO-8601
+    /// (2022-09-05T12:00:00Z, or without Z for UTC) or epoch seconds/milliseconds.
+    #[arg(long, value_name = "TIMESTAMP")]
+    pub at: Option<String>,
+    /// Print the scan as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub data: DataArgs,
 }

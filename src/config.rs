@@ -9,13 +9,19 @@ use std::path::{Path, PathBuf};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::agents::adaptive::AdaptationConfig;
 use crate::agents::baseline::BuyAndHoldParams;
 use crate::agents::llm::LlmParams;
+use crate::agents::rules::breakout::BreakoutParams;
+use crate::agents::rules::ema_cross::EmaCrossParams;
+use crate::agents::rules::mean_reversion::MeanReversionParams;
+use crate::agents::rules::momentum::MomentumParams;
 use crate::agents::rules::random::RandomParams;
 use crate::agents::rules::trend::TrendParams;
 use crate::domain::{AgentId, Symbol};
 use crate::execution::paper::PaperConfig;
 use crate::market::binance::BinanceMarket;
+use crate::market::replay::ReplaySettings;
 use crate::risk::{ArenaLimits, RiskLimits};
 
 /// Why a configuration cannot be used.
@@ -51,6 +57,10 @@ pub struct Config {
     /// Connection discipline of live feeds.
     pub live: LiveConfig,
     pub ui: UiConfig,
+    /// Files replayed with `--source replay`.
+    pub replay: ReplaySettings,
+    /// Adaptive sizing and capital re-weighting (both off by default).
+    pub adaptation: AdaptationConfig,
     pub agents: Vec<AgentConfig>,
 }
 
@@ -67,6 +77,8 @@ impl Default for Config {
             venues: VenuesConfig::default(),
             live: LiveConfig::default(),
             ui: UiConfig::default(),
+            replay: ReplaySettings::default(),
+            adaptation: AdaptationConfig::default(),
             agents: default_agents(),
         }
     }
@@ -102,6 +114,8 @@ pub enum SourceKind {
     Hyperliquid,
     /// The live `market.venue` if it answers within `live.auto_timeout_secs`, else the sim.
     Auto,
+    /// Market data files (`[replay]`, `--file`): backtests and scans only.
+    Replay,
 }
 
 impl SourceKind {
@@ -111,6 +125,7 @@ impl SourceKind {
             SourceKind::Binance => "binance",
             SourceKind::Hyperliquid => "hyperliquid",
             SourceKind::Auto => "auto",
+            SourceKind::Replay => "replay",
         }
     }
 }
@@ -378,6 +393,10 @@ pub enum AgentKind {
     Random,
     /// A model behind any OpenAI-compatible chat-completions endpoint.
     Llm,
+    MeanReversion,
+    Breakout,
+    Momentum,
+    EmaCross,
 }
 
 impl AgentKind {
@@ -387,6 +406,10 @@ impl AgentKind {
             AgentKind::Trend => "trend",
             AgentKind::Random => "random",
             AgentKind::Llm => "llm",
+            AgentKind::MeanReversion => "mean_reversion",
+            AgentKind::Breakout => "breakout",
+            AgentKind::Momentum => "momentum",
+            AgentKind::EmaCross => "ema_cross",
         }
     }
 }
@@ -432,10 +455,16 @@ fn default_agents() -> Vec<AgentConfig> {
     // The baseline is a measurement, not a strategy: it holds without a stop.
     let mut no_stop = toml::Table::new();
     no_stop.insert("require_stop_loss".into(), toml::Value::Boolean(false));
-    [mk("buy-and-hold", AgentKind::BuyAndHold, no_stop), mk("trend", AgentKind::Trend, toml::Table::new())]
-        .into_iter()
-        .flatten()
-        .collect()
+    [
+        mk("buy-and-hold", AgentKind::BuyAndHold, no_stop),
+        mk("trend", AgentKind::Trend, toml::Table::new()),
+        mk("mean-reversion", AgentKind::MeanReversion, toml::Table::new()),
+        mk("breakout", AgentKind::Breakout, toml::Table::new()),
+        mk("momentum", AgentKind::Momentum, toml::Table::new()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// Parsed strategy parameters.
@@ -445,6 +474,10 @@ pub enum StrategyParams {
     Trend(TrendParams),
     Random(RandomParams),
     Llm(Box<LlmParams>),
+    MeanReversion(MeanReversionParams),
+    Breakout(BreakoutParams),
+    Momentum(MomentumParams),
+    EmaCross(EmaCrossParams),
 }
 
 impl AgentConfig {
@@ -475,6 +508,26 @@ impl AgentConfig {
                 let p: LlmParams = table.try_into().map_err(parse_err)?;
                 p.validate().map_err(|m| invalid(&key, m))?;
                 Ok(StrategyParams::Llm(Box::new(p)))
+            }
+            AgentKind::MeanReversion => {
+                let p: MeanReversionParams = table.try_into().map_err(parse_err)?;
+                p.validate().map_err(|m| invalid(&key, m))?;
+                Ok(StrategyParams::MeanReversion(p))
+            }
+            AgentKind::Breakout => {
+                let p: BreakoutParams = table.try_into().map_err(parse_err)?;
+                p.validate().map_err(|m| invalid(&key, m))?;
+                Ok(StrategyParams::Breakout(p))
+            }
+            AgentKind::Momentum => {
+                let p: MomentumParams = table.try_into().map_err(parse_err)?;
+                p.validate().map_err(|m| invalid(&key, m))?;
+                Ok(StrategyParams::Momentum(p))
+            }
+            AgentKind::EmaCross => {
+                let p: EmaCrossParams = table.try_into().map_err(parse_err)?;
+                p.validate().map_err(|m| invalid(&key, m))?;
+                Ok(StrategyParams::EmaCross(p))
             }
         }
     }
@@ -603,6 +656,8 @@ impl Config {
                 ));
             }
         }
+        self.replay.validate().map_err(|(k, m)| invalid(k, m))?;
+        self.adaptation.validate().map_err(|(k, m)| invalid(k, m))?;
         if crate::logging::parse_filter(&self.logging.level).is_err() {
             return Err(invalid("logging.level", "expected error, warn, info, debug, trace or a tracing filter"));
         }

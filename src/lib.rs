@@ -17,5 +17,6 @@ pub mod indicators;
 pub mod logging;
 pub mod market;
 pub mod risk;
+pub mod scan;
 pub mod store;
 pub mod ui;

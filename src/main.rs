@@ -7,6 +7,7 @@ use clap::Parser;
 
 use alphatx::app;
 use alphatx::cli::{BackupArgs, Cli, CliCommand, ExportArgs, RunArgs};
+use alphatx::config::SourceKind;
 
 fn main() -> ExitCode {
     match real_main() {
@@ -30,12 +31,22 @@ fn real_main() -> anyhow::Result<()> {
         _ => {}
     }
     let config = app::load_config(&cli.global)?;
+    let live = |config: &alphatx::config::Config| {
+        if config.market.source == SourceKind::Replay {
+            anyhow::bail!(
+                "the replay source feeds `backtest` and `scan`; `run` needs a live source such as --source sim"
+            );
+        }
+        Ok(())
+    };
     match cli.command {
         None => {
+            live(&config)?;
             let paths = app::Paths::resolve(&cli.global)?;
             app::run(&config, &paths, &RunArgs::default())
         }
         Some(CliCommand::Run(args)) => {
+            live(&config)?;
             let paths = app::Paths::resolve(&cli.global)?;
             app::run(&config, &paths, &args)
         }
@@ -54,15 +65,29 @@ fn real_main() -> anyhow::Result<()> {
                 _ => Ok(()),
             }
         }
+        Some(CliCommand::Scan(args)) => {
+            let report = app::scan(&config, &args)?;
+            let mut out = std::io::stdout().lock();
+            if args.json {
+                serde_json::to_writer_pretty(&mut out, &report)?;
+                writeln!(out)?;
+            } else {
+                write!(out, "{}", report.render())?;
+            }
+            Ok(())
+        }
         Some(CliCommand::Backtest(args)) => {
-            let (report, elapsed) = app::backtest(&config, &args)?;
-            let secs = elapsed.as_secs_f64().max(1e-9);
-            let rate = format!(
+            let (report, timing) = app::backtest(&config, &args)?;
+            let secs = timing.engine.as_secs_f64().max(1e-9);
+            let mut rate = format!(
                 "processed {} market events in {:.3} s: {:.0} events/s",
                 report.events,
                 secs,
                 report.events as f64 / secs
             );
+            if report.data.is_some() {
+                rate.push_str(&format!(" (reading and checking the files took {:.3} s)", timing.parse.as_secs_f64()));
+            }
             let mut out = std::io::stdout().lock();
             if args.json {
                 serde_json::to_writer_pretty(&mut out, &report)?;

@@ -53,7 +53,13 @@ fn an_llm_agent_backtests_on_sim_and_its_decisions_replay_exactly() {
     let base = fake_server();
     let config = config(&base);
     let file = std::env::temp_dir().join(format!("alphatx-llm-decisions-{}.jsonl", std::process::id()));
-    let args = BacktestArgs { days: 1.0, json: false, replay_decisions: None, record_decisions: Some(file.clone()) };
+    let args = BacktestArgs {
+        days: 1.0,
+        json: false,
+        replay_decisions: None,
+        record_decisions: Some(file.clone()),
+        data: Default::default(),
+    };
     let (live, _) = backtest_with(&config, &args, &setup()).unwrap();
     let usage = &live.llm[0];
     assert_eq!(usage.agent.as_str(), "brain");
@@ -70,7 +76,13 @@ fn an_llm_agent_backtests_on_sim_and_its_decisions_replay_exactly() {
 
     // Replay: no model is called (the URL is unreachable now), the results are identical.
     let offline = config_with_dead_endpoint();
-    let args = BacktestArgs { days: 1.0, json: false, replay_decisions: Some(file.clone()), record_decisions: None };
+    let args = BacktestArgs {
+        days: 1.0,
+        json: false,
+        replay_decisions: Some(file.clone()),
+        record_decisions: None,
+        data: Default::default(),
+    };
     let (replayed, _) = backtest_with(&offline, &args, &setup()).unwrap();
     assert_eq!(replayed.llm[0].answered_by, "replay");
     assert_eq!(replayed.llm[0].calls, usage.calls);
@@ -99,7 +111,13 @@ fn a_missing_key_leaves_the_agent_listed_and_the_backtest_running() {
     let text = "[market]\nsymbols = [\"BTCUSDT\"]\n[sim]\nwarmup_days = 1\n[[agents]]\nname = \"trend\"\nkind = \"trend\"\n\
                 [[agents]]\nname = \"gpt\"\nkind = \"llm\"\nparams.provider = \"openai\"\nparams.model = \"gpt-4o\"\n";
     let config = Config::from_toml(text, Path::new("t.toml")).unwrap();
-    let args = BacktestArgs { days: 0.5, json: false, replay_decisions: None, record_decisions: None };
+    let args = BacktestArgs {
+        days: 0.5,
+        json: false,
+        replay_decisions: None,
+        record_decisions: None,
+        data: Default::default(),
+    };
     let (report, _) = backtest_with(&config, &args, &setup()).unwrap();
     assert_eq!(report.llm[0].answered_by, "not configured: set OPENAI_API_KEY");
     assert_eq!(report.llm[0].calls, 0);

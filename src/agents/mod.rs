@@ -9,6 +9,7 @@
 //! their timeframe closes. Slow agents (LLMs) receive an owned request and answer later; their
 //! decision reaches the engine as an event. Both kinds end up in the same decision handler.
 
+pub mod adaptive;
 pub mod baseline;
 pub mod context;
 pub mod invalidation;

@@ -127,6 +127,21 @@ impl PerformanceTracker {
         }
     }
 
+    /// Books money moved into (positive) or out of the account since the last sample (capital
+    /// re-weighting between agents): a flow, not a return. The start equity, the peak and the
+    /// last sample are rescaled by the same factor, so per-sample returns, the drawdown and the
+    /// total (time-weighted) return are unchanged by it.
+    pub fn on_flow(&mut self, amount: f64) {
+        let after = self.last_equity + amount;
+        if !amount.is_finite() || self.last_equity <= 0.0 || after <= 0.0 {
+            return;
+        }
+        let f = after / self.last_equity;
+        self.start_equity *= f;
+        self.peak *= f;
+        self.last_equity = after;
+    }
+
     /// Records a closed round trip.
     pub fn on_trade(&mut self, trade: &ClosedTrade) {
         let net = decimal_to_f64(trade.net_pnl);

@@ -2,9 +2,6 @@
 
 use std::sync::Arc;
 
-use crate::agents::baseline::BuyAndHold;
-use crate::agents::rules::random::RandomTrader;
-use crate::agents::rules::trend::Trend;
 use crate::clock::ManualClock;
 use crate::config::{Config, StrategyParams};
 use crate::domain::Instrument;
@@ -34,12 +31,10 @@ pub fn build_agents(config: &Config) -> anyhow::Result<Vec<AgentSpec>> {
 pub fn build_agents_with_env(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Vec<AgentSpec>> {
     let mut specs = Vec::new();
     for a in config.agents.iter().filter(|a| a.enabled) {
-        let (driver, benchmark) = match a.strategy()? {
-            StrategyParams::BuyAndHold(p) => (AgentDriver::Rule(Box::new(BuyAndHold::new(p))), true),
-            StrategyParams::Trend(p) => (AgentDriver::Rule(Box::new(Trend::new(p))), false),
-            StrategyParams::Random(p) => (AgentDriver::Rule(Box::new(RandomTrader::new(p))), false),
+        let strategy = a.strategy()?;
+        let (driver, benchmark) = match &strategy {
             StrategyParams::Llm(p) => {
-                let kind = crate::agents::llm::agent_kind(&p);
+                let kind = crate::agents::llm::agent_kind(p);
                 let driver = match p.resolve_key(env) {
                     Ok(_) => AgentDriver::Remote {
                         kind,
@@ -54,6 +49,10 @@ pub fn build_agents_with_env(config: &Config, env: &dyn Fn(&str) -> Option<Strin
                 };
                 (driver, false)
             }
+            rule => match crate::agents::rules::build_rule(rule) {
+                Some((rule, benchmark)) => (AgentDriver::Rule(rule), benchmark),
+                None => anyhow::bail!("agent {}: kind {} is not a rule strategy", a.name, a.kind.as_str()),
+            },
         };
         specs.push(AgentSpec {
             id: a.name,
@@ -102,12 +101,13 @@ pub fn build_driver_with_agents(
         mode: "PAPER".into(),
         source: config.market.source.as_str().into(),
     };
-    let engine = Engine::new(
+    let mut engine = Engine::new(
         engine_config,
         instruments,
         specs,
         RiskGate::with_arena(config.risk.clone(), config.arena.clone()),
         Arc::new(clock.clone()),
     );
+    engine.set_adaptation(config.adaptation.clone());
     Ok(Driver::new(engine, Box::new(paper), Some(clock), durability))
 }

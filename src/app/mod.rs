@@ -4,11 +4,16 @@
 mod backtest;
 mod build;
 mod run;
+mod scan;
 pub mod sources;
 
-pub use backtest::{BacktestReport, LlmUsage, backtest, backtest_with, format_report, lookahead_warning};
+pub use backtest::{
+    BacktestReport, BacktestTiming, LlmOptions, LlmUsage, backtest, backtest_with, env_llm_setup, format_report,
+    lookahead_warning, replay_backtest, replay_backtest_with, replay_config, sim_backtest, warmup_warnings,
+};
 pub use build::{build_agents, build_agents_with_env, build_driver, build_driver_with_agents, sim_config};
 pub use run::{run, status_line};
+pub use scan::{parse_at, scan};
 
 use std::path::PathBuf;
 

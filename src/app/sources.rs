@@ -91,6 +91,10 @@ fn http_settings(config: &Config) -> HttpSettings {
 pub async fn prepare(config: &Config, now_ms: i64, sim_start_ms: Option<i64>) -> anyhow::Result<PreparedSource> {
     match config.market.source {
         SourceKind::Sim => prepare_sim(config, now_ms, sim_start_ms, None),
+        SourceKind::Replay => anyhow::bail!(
+            "market.source = \"replay\" is for `alphatx backtest` and `alphatx scan`; the cockpit runs on \"sim\", \
+             \"binance\", \"hyperliquid\" or \"auto\" (pass --source sim)"
+        ),
         SourceKind::Binance => prepare_live(config, LiveVenue::Binance, now_ms, None)
             .await
             .with_context(|| unreachable_hint(config, LiveVenue::Binance)),

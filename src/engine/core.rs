@@ -124,6 +124,8 @@ pub struct Engine {
     /// Mark (or last) price of each market as `f64`, for the per-event breaker screen.
     pub(super) marks_f: Vec<f64>,
     pub(super) breaker_history: Ring<BreakerEvent>,
+    /// Adaptive sizing and capital re-weighting (`allocation.rs`); off unless configured.
+    pub(super) adaptation: super::allocation::Adaptation,
 }
 
 impl Engine {
@@ -170,6 +172,7 @@ impl Engine {
             arena_guard: EquityGuard::new(decimal_to_f64(arena_start)),
             marks_f: vec![0.0; markets.len()],
             breaker_history: Ring::new(200),
+            adaptation: Default::default(),
             markets,
         }
     }
@@ -282,6 +285,7 @@ impl Engine {
         let arena: f64 = self.agents.iter().filter(|s| !s.benchmark).map(|s| s.risk.guard.equity).sum();
         self.arena_guard.equity = arena;
         self.arena_guard.on_sample(ts, arena);
+        self.after_sample(ts, out);
     }
 
     fn on_tick(&mut self, now: i64, out: &mut Outputs) {
@@ -468,7 +472,8 @@ impl Engine {
                 symbols: &slot.symbols,
             };
             slot.invocations += 1;
-            if let Some(decision) = rule.decide(&ctx) {
+            if let Some(mut decision) = rule.decide(&ctx) {
+                self.adapt_decision(a, market, tf, &mut decision);
                 self.handle_decision(a, decision, "rule", ReplyMeta::default(), None, now, out);
             }
         }
@@ -761,6 +766,7 @@ impl Engine {
             input_tokens: meta.input_tokens,
             output_tokens: meta.output_tokens,
             cost_usd: meta.cost_usd,
+            adjustment: self.adaptation.pending.take(),
         };
         self.agents[a].history.push(Arc::new(record.clone()));
         out.journal.push(JournalRecord::Decision(record));

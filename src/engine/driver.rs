@@ -195,6 +195,12 @@ impl Driver {
             }
             self.route_exec();
         }
+        // Capital re-weighting: the venue moves the cash too, or the engine takes it back.
+        for t in self.engine.take_transfers() {
+            if let Err(reason) = self.exec.transfer(t.from, t.to, t.amount, t.ts_ms) {
+                self.engine.transfer_failed(&t, &reason, &mut self.out);
+            }
+        }
         self.journal.append(&mut self.out.journal);
         self.requests.append(&mut self.out.agent_requests);
     }

@@ -21,6 +21,24 @@ pub enum JournalRecord {
     StateChange(StateChangeRecord),
     Plan(PlanRecord),
     Breaker(BreakerRecord),
+    /// Capital moved between two agents' accounts (`[adaptation] reallocate`).
+    Transfer(TransferRecord),
+}
+
+/// Free cash moved from one agent's account to another's by the arena's capital re-weighting
+/// (or moved back, `reversal`, when the venue refused it). Cash outside fills: a resumed run
+/// must replay these to reconcile accounts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TransferRecord {
+    pub ts_ms: i64,
+    pub from: AgentId,
+    pub to: AgentId,
+    pub amount: Decimal,
+    /// Both accounts' cash after the transfer.
+    pub from_cash: Decimal,
+    pub to_cash: Decimal,
+    pub reason: String,
+    pub reversal: bool,
 }
 
 /// A circuit breaker tripped or released.
@@ -92,6 +110,9 @@ pub struct DecisionRecord {
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub cost_usd: f64,
+    /// The adaptive size factor applied to the decision's entries, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adjustment: Option<crate::agents::adaptive::SizeAdjustment>,
 }
 
 impl DecisionRecord {

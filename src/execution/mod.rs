@@ -62,4 +62,10 @@ pub trait ExecutionClient: Send {
     /// Takes back the state of a resumed run and continues the venue's trade-id sequence (the
     /// paper venue's own books are in-process; a live venue reconciles against the exchange).
     fn restore_state(&mut self, accounts: &[Account], open_orders: &[Order], next_trade_id: u64);
+    /// Moves `amount` of free cash (not backing open positions) from one account to another
+    /// (capital re-weighting). Venues that cannot do it refuse, and the engine reverses it.
+    fn transfer(&mut self, from: AgentId, to: AgentId, amount: Decimal, _now_ms: i64) -> Result<(), String> {
+        let _ = (from, to, amount);
+        Err(format!("{} cannot move capital between accounts", self.venue()))
+    }
 }

@@ -724,6 +724,32 @@ impl ExecutionClient for PaperExchange {
         }
     }
 
+    fn transfer(&mut self, from: AgentId, to: AgentId, amount: Decimal, _now_ms: i64) -> Result<(), String> {
+        if amount <= Decimal::ZERO {
+            return Err(format!("transfer amount {amount} is not positive"));
+        }
+        let find = |id: AgentId| self.accounts.iter().position(|a| a.account.agent == id);
+        let (Some(f), Some(t)) = (find(from), find(to)) else {
+            return Err(format!("no paper account for {from} or {to}"));
+        };
+        let free = {
+            let marks = self.marks();
+            let acc = &self.accounts[f].account;
+            let margin = acc.used_margin();
+            // Only cash that backs no position may leave: margin in use is never touched.
+            (acc.cash - margin).min(acc.equity(&marks) - margin)
+        };
+        if amount > free {
+            return Err(format!("{from} has {} of free cash, {amount} asked", free.round_dp(2)));
+        }
+        self.accounts[f].account.cash -= amount;
+        self.accounts[t].account.cash += amount;
+        let instruments = self.instruments.clone();
+        self.accounts[f].refresh(&instruments);
+        self.accounts[t].refresh(&instruments);
+        Ok(())
+    }
+
     fn on_market(&mut self, event: &MarketEvent, out: &mut Vec<ExecEvent>) {
         let Some(i) = self.index(event.symbol) else { return };
         let ts = event.ts_ms;

@@ -27,22 +27,33 @@
 //! rounding error grows with the bar count (see [`bollinger`]).
 //!
 //! Warm-up (inputs until the first value): EMA(n) n, SMA(n) n, RSI(n) n+1, ATR(n) n+1,
-//! MACD(f, s, g) s+g-1 (34 for 12/26/9), Bollinger(n) n.
+//! MACD(f, s, g) s+g-1 (34 for 12/26/9), Bollinger(n) n, Donchian(n) n, ROC(n) n+1, ADX(n) 2n.
+//!
+//! Beyond the standard set the strategies use [`Donchian`] (TA-Lib `MAX`/`MIN`/`MIDPRICE`),
+//! [`Adx`] (TA-Lib `ADX`) and [`Roc`] (TA-Lib `ROC`), with the same conventions and their own
+//! TA-Lib parity tests (`tests/indicators_strategy_talib.rs`, on the real BTC month, a synthetic
+//! series and the simulated market).
 //!
 //! [`IndicatorSet`] is the fixed bundle the engine keeps per (symbol, timeframe).
 
+pub mod adx;
 pub mod atr;
 pub mod bollinger;
+pub mod donchian;
 pub mod ema;
 pub mod macd;
+pub mod roc;
 pub mod rsi;
 pub mod set;
 pub mod sma;
 
+pub use adx::Adx;
 pub use atr::Atr;
 pub use bollinger::{Bollinger, BollingerValue};
+pub use donchian::{Donchian, DonchianValue};
 pub use ema::Ema;
 pub use macd::{Macd, MacdValue};
+pub use roc::Roc;
 pub use rsi::Rsi;
 pub use set::{IndicatorSet, IndicatorValues};
 pub use sma::Sma;

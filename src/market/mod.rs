@@ -1,10 +1,12 @@
-//! Market data: sources behind one trait, and multi-timeframe candle aggregation.
+//! Market data: sources (the synthetic market, file replay, recordings) and multi-timeframe
+//! candle aggregation.
 
 pub mod binance;
 pub mod candles;
 pub mod hyperliquid;
 pub mod live;
 pub mod recording;
+pub mod replay;
 pub mod sim;
 
 use crate::domain::Instrument;

@@ -533,6 +533,7 @@ pub(crate) fn decision_from_row(r: &rusqlite::Row<'_>, path: &Path) -> Result<De
         input_tokens: codec::count_back(r.get(11).map_err(sql)?),
         output_tokens: codec::count_back(r.get(12).map_err(sql)?),
         cost_usd: r.get(13).map_err(sql)?,
+        adjustment: None,
     })
 }
 

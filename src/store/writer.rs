@@ -1000,8 +1000,16 @@ impl Tx<'_> {
                     &detail,
                 )?;
             }
+            JournalRecord::Transfer(t) => self.transfer(run, t)?,
         }
         Ok(())
+    }
+
+    fn transfer(&mut self, run: i64, t: &crate::engine::journal::TransferRecord) -> Result<(), StoreError> {
+        self.ensure_agent(run, t.from)?;
+        self.ensure_agent(run, t.to)?;
+        let detail = serde_json::to_string(t).unwrap_or_default();
+        self.risk_event(run, t.ts_ms, Some(t.from), "transfer", None, None, &t.reason, None, None, &detail)
     }
 
     #[allow(clippy::too_many_arguments)]

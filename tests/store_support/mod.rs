@@ -161,6 +161,7 @@ pub fn decision(id: u64, agent: AgentId, ts_ms: i64) -> DecisionRecord {
         input_tokens: 1500,
         output_tokens: 200,
         cost_usd: 0.0125,
+        adjustment: None,
     }
 }
 

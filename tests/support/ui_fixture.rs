@@ -138,6 +138,7 @@ fn decision(
         input_tokens: 0,
         output_tokens: 0,
         cost_usd: 0.0,
+        adjustment: None,
     })
 }
 
@@ -430,6 +431,7 @@ pub fn snapshot() -> Snapshot {
             input_tokens: 1834,
             output_tokens: 212,
             cost_usd: 0.0067,
+            adjustment: None,
         })],
         Vec::new(),
     );

@@ -164,11 +164,13 @@ impl RuleAgent for Trend {
         let side = if cross_up { Side::Buy } else { Side::Sell };
         let confirmed = match side {
             Side::Buy => macd.hist > 0.0 && f20 > f50,
-            Side::Sell => macd.hist < 0.0 && f20 < f50 && p.allow_short,
+            Side::Sell => macd.hist < 0.0 && f20 < f50 && p.allow_short && inst.is_perp(),
         };
         if !confirmed {
             let why = if side == Side::Sell && !p.allow_short {
                 "shorts are disabled".to_owned()
+            } else if side == Side::Sell && !inst.is_perp() {
+                format!("{sym} is spot and cannot be shorted")
             } else if (side == Side::Buy && macd.hist <= 0.0) || (side == Side::Sell && macd.hist >= 0.0) {
                 "MACD does not confirm".to_owned()
             } else {
