@@ -233,7 +233,7 @@ fn a_backup_taken_while_the_writer_appends_is_a_consistent_prefix() {
                 let exec = (0..FILLS_PER_BATCH)
                     .map(|k| {
                         let trade = (seq - 1) * FILLS_PER_BATCH + k + 1;
-                        let side = if trade % 3 == 0 { Side::Sell } else { Side::Buy };
+                        let side = if trade.is_multiple_of(3) { Side::Sell } else { Side::Buy };
                         filled(
                             fill(trade, trade, alice(), btc(), side, dec!(0.01), dec!(100), T0 + trade as i64),
                             OrderStatus::Filled,
@@ -242,7 +242,7 @@ fn a_backup_taken_while_the_writer_appends_is_a_consistent_prefix() {
                     .collect();
                 let journal = vec![JournalRecord::Equity(equity(bob(), T0 + seq as i64, Decimal::from(seq)))];
                 ledger.append(LedgerBatch { seq, run_id: run, exec, journal }).unwrap();
-                if seq % 8 == 0 {
+                if seq.is_multiple_of(8) {
                     // Let the writer commit in between, so backups see many different prefixes.
                     std::thread::sleep(std::time::Duration::from_millis(2));
                 }

@@ -41,6 +41,9 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// Another process (or handle) is writing this ledger.
+    #[error("another alphatx is already using the ledger {path}: stop it first, or give this one its own --data-dir")]
+    InUse { path: PathBuf },
     /// The writer thread is gone (closed, or stopped by a bug); nothing more can be stored.
     #[error("the ledger writer has stopped; nothing more can be stored: restart alphatx")]
     WriterStopped,

@@ -159,6 +159,8 @@ pub enum Fault {
 /// The ledger handle: owns the writer thread. `Send + Sync`; share it behind an `Arc`.
 pub struct Ledger {
     path: PathBuf,
+    /// Exclusive lock on `<ledger>.lock` for the handle's life: one writing process per ledger.
+    _lock: std::fs::File,
     shared: Arc<writer::Shared>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     acks: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<LedgerAck>>>,
@@ -182,6 +184,7 @@ impl Ledger {
                 source,
             })?;
         }
+        let lock = lock_ledger(path)?;
         let mut conn = schema::open_writer(path)?;
         schema::migrate(&mut conn, path)?;
         schema::check(&conn, path, false)?;
@@ -192,7 +195,13 @@ impl Ledger {
             |source| StoreError::Io { path: path.to_owned(), context: "cannot start the ledger writer for", source },
         )?;
         tracing::info!(path = %path.display(), version = schema::current_version(), "ledger open");
-        Ok(Ledger { path: path.to_owned(), shared, thread: Mutex::new(Some(thread)), acks: Mutex::new(Some(ack_rx)) })
+        Ok(Ledger {
+            path: path.to_owned(),
+            _lock: lock,
+            shared,
+            thread: Mutex::new(Some(thread)),
+            acks: Mutex::new(Some(ack_rx)),
+        })
     }
 
     /// The ledger file.
@@ -284,6 +293,25 @@ impl Drop for Ledger {
     fn drop(&mut self) {
         if let Err(e) = self.stop() {
             tracing::error!("ledger closed with an error: {e}");
+        }
+    }
+}
+
+/// Takes the advisory lock that keeps a second alphatx from writing the same ledger (readers
+/// such as `export` and `backup` do not take it). The OS releases it if the process dies.
+fn lock_ledger(path: &Path) -> Result<std::fs::File, StoreError> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let lock_path = PathBuf::from(name);
+    let file =
+        std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(|source| {
+            StoreError::Io { path: lock_path.clone(), context: "cannot create the ledger lock file", source }
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::InUse { path: path.to_owned() }),
+        Err(std::fs::TryLockError::Error(source)) => {
+            Err(StoreError::Io { path: lock_path, context: "cannot lock the ledger lock file", source })
         }
     }
 }

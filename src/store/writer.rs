@@ -1216,6 +1216,6 @@ pub(crate) fn load_positions(
         });
     }
     // `Account` keeps positions in `Symbol` order (which is not the text order of the column).
-    out.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+    out.sort_by_key(|p| p.symbol);
     Ok(out)
 }
