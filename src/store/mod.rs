@@ -189,8 +189,9 @@ impl Ledger {
         schema::migrate(&mut conn, path)?;
         schema::check(&conn, path, false)?;
         let (ack_tx, ack_rx) = tokio::sync::mpsc::unbounded_channel();
-        let shared = Arc::new(writer::Shared::default());
-        let writer = writer::Writer::new(conn, path.to_owned(), Arc::clone(&shared), ack_tx)?;
+        let (shared, jobs) = writer::Shared::new();
+        let shared = Arc::new(shared);
+        let writer = writer::Writer::new(jobs, conn, path.to_owned(), Arc::clone(&shared), ack_tx)?;
         let thread = std::thread::Builder::new().name("alphatx-ledger".into()).spawn(move || writer.run()).map_err(
             |source| StoreError::Io { path: path.to_owned(), context: "cannot start the ledger writer for", source },
         )?;
