@@ -181,7 +181,7 @@ impl Ledger {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
                 path: dir.to_owned(),
                 context: "cannot create the data directory",
-                source,
+                error: source,
             })?;
         }
         let lock = lock_ledger(path)?;
@@ -193,7 +193,11 @@ impl Ledger {
         let shared = Arc::new(shared);
         let writer = writer::Writer::new(jobs, conn, path.to_owned(), Arc::clone(&shared), ack_tx)?;
         let thread = std::thread::Builder::new().name("alphatx-ledger".into()).spawn(move || writer.run()).map_err(
-            |source| StoreError::Io { path: path.to_owned(), context: "cannot start the ledger writer for", source },
+            |source| StoreError::Io {
+                path: path.to_owned(),
+                context: "cannot start the ledger writer for",
+                error: source,
+            },
         )?;
         tracing::info!(path = %path.display(), version = schema::current_version(), "ledger open");
         Ok(Ledger {
@@ -306,13 +310,13 @@ fn lock_ledger(path: &Path) -> Result<std::fs::File, StoreError> {
     let lock_path = PathBuf::from(name);
     let file =
         std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(|source| {
-            StoreError::Io { path: lock_path.clone(), context: "cannot create the ledger lock file", source }
+            StoreError::Io { path: lock_path.clone(), context: "cannot create the ledger lock file", error: source }
         })?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::InUse { path: path.to_owned() }),
         Err(std::fs::TryLockError::Error(source)) => {
-            Err(StoreError::Io { path: lock_path, context: "cannot lock the ledger lock file", source })
+            Err(StoreError::Io { path: lock_path, context: "cannot lock the ledger lock file", error: source })
         }
     }
 }

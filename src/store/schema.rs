@@ -348,7 +348,7 @@ fn not_a_ledger(path: &Path, e: rusqlite::Error) -> StoreError {
         Some(rusqlite::ErrorCode::NotADatabase) | Some(rusqlite::ErrorCode::DatabaseCorrupt) => {
             StoreError::NotALedger { path: path.to_owned(), detail: e.to_string() }
         }
-        _ => StoreError::Sqlite { path: path.to_owned(), context: "cannot read the ledger", source: e },
+        _ => StoreError::Sqlite { path: path.to_owned(), context: "cannot read the ledger", error: e },
     }
 }
 

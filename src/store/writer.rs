@@ -519,7 +519,7 @@ impl Writer {
             return Err(StoreError::Sqlite {
                 path: self.path.clone(),
                 context: "write failed",
-                source: rusqlite::Error::SqliteFailure(
+                error: rusqlite::Error::SqliteFailure(
                     rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
                     Some("disk I/O error at commit (injected)".into()),
                 ),
