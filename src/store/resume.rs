@@ -216,7 +216,7 @@ fn starting_accounts(conn: &Connection, path: &Path, run_id: i64) -> Result<Vec<
 
 /// Every stored fill and funding payment of a run applied in ledger order to the starting
 /// balances: the accounts exactly as the engine had them.
-pub fn rebuild_accounts(conn: &Connection, path: &Path, run_id: i64) -> Result<Vec<Account>, StoreError> {
+pub(crate) fn rebuild_accounts(conn: &Connection, path: &Path, run_id: i64) -> Result<Vec<Account>, StoreError> {
     let mut accounts = starting_accounts(conn, path, run_id)?;
     let index: BTreeMap<AgentId, usize> = accounts.iter().enumerate().map(|(i, a)| (a.agent, i)).collect();
     let fd = Decoder::new(path, "fills");

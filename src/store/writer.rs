@@ -562,14 +562,13 @@ struct OrderEvent<'a> {
     ts_ms: i64,
     event: &'static str,
     status: Option<OrderStatus>,
-    qty: Option<Decimal>,
     price: Option<Decimal>,
     reason: Option<&'a str>,
 }
 
 impl OrderEvent<'_> {
     fn new(order_id: u64, ts_ms: i64, event: &'static str, status: Option<OrderStatus>) -> Self {
-        Self { order_id, ts_ms, event, status, qty: None, price: None, reason: None }
+        Self { order_id, ts_ms, event, status, price: None, reason: None }
     }
 }
 
@@ -643,8 +642,8 @@ impl Tx<'_> {
         let seq = self.seq();
         self.conn
             .prepare_cached(
-                "INSERT INTO order_events (run_id, order_id, seq, ts_ms, event, status, qty, price, reason)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO order_events (run_id, order_id, seq, ts_ms, event, status, price, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )
             .and_then(|mut s| {
                 s.execute(params![
@@ -654,7 +653,6 @@ impl Tx<'_> {
                     ev.ts_ms,
                     ev.event,
                     ev.status.map(OrderStatus::as_str),
-                    ev.qty.map(dec),
                     ev.price.map(dec),
                     ev.reason
                 ])
@@ -821,10 +819,14 @@ impl Tx<'_> {
     }
 
     fn fill(&mut self, run: i64, fill: &Fill, leverage: Decimal, status: OrderStatus) -> Result<(), StoreError> {
-        // Insert first (one statement for the common case); the account change is computed on
-        // a copy and only kept when the row was new.
-        let mut account = self.account(run, fill.agent)?.clone();
-        let effect = account.apply_fill(fill, leverage);
+        // Insert first (one statement for the common case). The realised P&L stored with the
+        // row is computed on a copy of the position; the account changes only if the row is new.
+        let mut position = self
+            .account(run, fill.agent)?
+            .position(fill.symbol)
+            .cloned()
+            .unwrap_or_else(|| Position::flat(fill.symbol, fill.ts_ms));
+        let realized = position.apply(fill.side, fill.qty, fill.price, fill.fee, fill.ts_ms).realized_pnl;
         let seq = self.seq();
         let inserted = self
             .conn
@@ -852,7 +854,7 @@ impl Tx<'_> {
                     fill.liquidation,
                     dec(leverage),
                     status.as_str(),
-                    dec(effect.realized_pnl),
+                    dec(realized),
                     fill.ts_ms
                 ])
             })
@@ -860,7 +862,8 @@ impl Tx<'_> {
         if inserted == 0 {
             return self.duplicate_fill(run, fill);
         }
-        self.books.accounts.insert((run, fill.agent), account);
+        let effect = self.account(run, fill.agent)?.apply_fill(fill, leverage);
+        debug_assert_eq!(effect.realized_pnl, realized);
         self.counts.rows += 1;
         self.counts.fills += 1;
         self.touch(run, fill.agent, Some(fill.symbol), fill.ts_ms);
@@ -893,8 +896,7 @@ impl Tx<'_> {
                 .map_err(self.sql("cannot update an order"))?;
             self.counts.rows += 1;
         }
-        let ev = OrderEvent::new(fill.order_id.0, fill.ts_ms, "filled", Some(status));
-        self.order_event(run, OrderEvent { qty: Some(fill.qty), price: Some(fill.price), ..ev })
+        Ok(())
     }
 
     /// A fill whose (venue, trade id) is already stored: a replay is ignored; a different fill
