@@ -3,7 +3,7 @@
 //!
 //! Shape: one OS thread (the writer, [`writer`]) owns the only write connection. Callers hand it
 //! [`LedgerBatch`]es with [`Ledger::append`], which never waits on disk; the writer drains
-//! everything queued into one `BEGIN IMMEDIATE` transaction (at most [`MAX_TX_RECORDS`] records),
+//! everything queued into one `BEGIN IMMEDIATE` transaction (at most [`LedgerOptions::max_tx_records`]),
 //! commits it under WAL with `synchronous=FULL`, and only then sends one [`LedgerAck`] per
 //! batch on the channel from [`Ledger::acks`]. Reads (resume, export, backup) use their own
 //! read-only connections and never block the writer.
@@ -16,7 +16,8 @@
 //!   in it gets one `Err` ack (the first time it fails), and the batches stay at the head of the
 //!   queue, in order, retried with a back-off (50 ms doubling to 2 s). When a retry commits they
 //!   get their `Ok` ack. So a batch receives at most one `Err` and at most one `Ok`, always in
-//!   that order, and `Ok` acks arrive in `seq` order. The engine halts new entries on the first
+//!   that order, and `Ok` acks arrive in `seq` order. Batches queued behind a failing
+//!   transaction are not acked until a transaction including them is attempted. The engine halts new entries on the first
 //!   `Err` and resumes only on operator action; the ledger itself catches up on its own once the
 //!   disk is writable again.
 //! - **A fill is stored once**: unique on (venue, trade id). Replaying the same fill is ignored;
@@ -25,8 +26,8 @@
 //! - **Positions and accounts equal their fills.** The writer applies each new fill and funding
 //!   payment with the same domain code as the engine ([`Account::apply_fill`]) and writes the
 //!   resulting position and account rows in the same transaction as the fill rows.
-//! - The queue is bounded ([`MAX_PENDING_RECORDS`]); past it `append` hands the batch back in
-//!   [`StoreError::Backlog`] instead of blocking or dropping it.
+//! - The queue is bounded ([`LedgerOptions::max_pending_records`]); past it `append` hands the
+//!   batch back in [`StoreError::Backlog`] instead of blocking or dropping it.
 
 mod backup;
 mod codec;
@@ -51,12 +52,22 @@ use crate::domain::{AgentId, Symbol};
 use crate::engine::journal::JournalRecord;
 use crate::execution::ExecEvent;
 
-/// Most records (venue events + journal records) written in one transaction. A single batch
-/// larger than this is still written whole, in a transaction of its own.
-pub const MAX_TX_RECORDS: usize = 5_000;
+/// Limits of the writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LedgerOptions {
+    /// Most records (venue events + journal records) written in one transaction. A single
+    /// batch larger than this is still written whole, in a transaction of its own.
+    pub max_tx_records: usize,
+    /// Most records queued and not yet committed before [`Ledger::append`] refuses more
+    /// (a batch is always accepted when nothing else is pending).
+    pub max_pending_records: usize,
+}
 
-/// Most records queued and not yet committed before [`Ledger::append`] refuses more.
-pub const MAX_PENDING_RECORDS: usize = 1_000_000;
+impl Default for LedgerOptions {
+    fn default() -> Self {
+        Self { max_tx_records: 5_000, max_pending_records: 1_000_000 }
+    }
+}
 
 /// A new run to register with [`Ledger::begin_run`].
 #[derive(Debug, Clone, PartialEq)]
@@ -177,6 +188,11 @@ impl Ledger {
     /// checks it (`quick_check`), sets WAL, synchronous=FULL, busy_timeout, foreign_keys, and
     /// starts the writer thread.
     pub fn open(path: &Path) -> Result<Ledger, StoreError> {
+        Self::open_with(path, LedgerOptions::default())
+    }
+
+    /// [`Ledger::open`] with explicit writer limits.
+    pub fn open_with(path: &Path, options: LedgerOptions) -> Result<Ledger, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
                 path: dir.to_owned(),
@@ -189,7 +205,7 @@ impl Ledger {
         schema::migrate(&mut conn, path)?;
         schema::check(&conn, path, false)?;
         let (ack_tx, ack_rx) = tokio::sync::mpsc::unbounded_channel();
-        let (shared, jobs) = writer::Shared::new();
+        let (shared, jobs) = writer::Shared::new(options);
         let shared = Arc::new(shared);
         let writer = writer::Writer::new(jobs, conn, path.to_owned(), Arc::clone(&shared), ack_tx)?;
         let thread = std::thread::Builder::new().name("alphatx-ledger".into()).spawn(move || writer.run()).map_err(

@@ -3,7 +3,7 @@
 //! Callers send jobs on a lock-free channel (`append` takes no lock and never touches the disk;
 //! the queue bound is an atomic counter). The thread moves everything queued into its backlog,
 //! applies control jobs (new runs, faults) first, then writes the backlog in transactions of at
-//! most [`MAX_TX_RECORDS`] records. On a failed transaction it rolls back, forgets its cached
+//! most [`LedgerOptions::max_tx_records`] records. On a failed transaction it rolls back, forgets its cached
 //! accounts (they are reloaded from the committed rows), acks `Err` once per batch, keeps the
 //! batches at the head of the backlog and retries after a back-off.
 
@@ -19,7 +19,7 @@ use rust_decimal::Decimal;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::codec::{self, Decoder, dec, id};
-use super::{Fault, LedgerAck, LedgerBatch, MAX_PENDING_RECORDS, MAX_TX_RECORDS, NewRun, StoreError, StoreStats};
+use super::{Fault, LedgerAck, LedgerBatch, LedgerOptions, NewRun, StoreError, StoreStats};
 use crate::domain::{Account, AgentId, Fill, Order, OrderStatus, Position, Symbol};
 use crate::engine::journal::JournalRecord;
 use crate::execution::ExecEvent;
@@ -46,6 +46,7 @@ pub(crate) enum Job {
 /// State shared by the handle and the writer thread. The append path takes no lock: an atomic
 /// counter for the bound and a lock-free channel send (plus a wake-up when the writer sleeps).
 pub(crate) struct Shared {
+    options: LedgerOptions,
     jobs: std::sync::mpsc::Sender<Job>,
     closing: AtomicBool,
     /// The writer thread has exited (normally or not).
@@ -64,9 +65,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    pub fn new() -> (Self, Receiver<Job>) {
+    pub fn new(options: LedgerOptions) -> (Self, Receiver<Job>) {
         let (jobs, rx) = std::sync::mpsc::channel();
         let shared = Self {
+            options,
             jobs,
             closing: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
@@ -88,7 +90,7 @@ impl Shared {
         }
         let records = batch.records();
         let pending = self.pending_records.load(Ordering::Acquire);
-        if pending + records > MAX_PENDING_RECORDS && self.pending_batches.load(Ordering::Acquire) > 0 {
+        if pending + records > self.options.max_pending_records && self.pending_batches.load(Ordering::Acquire) > 0 {
             let last_error = lock(&self.stats).last_error.clone().unwrap_or_else(|| "none".into());
             return Err(StoreError::Backlog { pending_records: pending, last_error, batch: Box::new(batch) });
         }
@@ -390,7 +392,7 @@ impl Writer {
             let mut n = 0;
             let mut records = 0;
             for p in &self.backlog {
-                if n > 0 && records + p.records > MAX_TX_RECORDS {
+                if n > 0 && records + p.records > self.shared.options.max_tx_records {
                     break;
                 }
                 n += 1;
