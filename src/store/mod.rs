@@ -1,10 +1,10 @@
 //! The SQLite ledger: every order, fill, position, funding payment, equity sample, agent
 //! decision, risk event and operator command of a run, durably.
 //!
-//! Shape: one OS thread (the writer, [`writer`]) owns the only write connection. Callers hand it
+//! Shape: one OS thread (the writer) owns the only write connection. Callers hand it
 //! [`LedgerBatch`]es with [`Ledger::append`], which never waits on disk; the writer drains
-//! everything queued into one `BEGIN IMMEDIATE` transaction (at most [`LedgerOptions::max_tx_records`]),
-//! commits it under WAL with `synchronous=FULL`, and only then sends one [`LedgerAck`] per
+//! everything queued into one `BEGIN IMMEDIATE` transaction (at most
+//! [`LedgerOptions::max_tx_records`] records), commits it under WAL with `synchronous=FULL`, and only then sends one [`LedgerAck`] per
 //! batch on the channel from [`Ledger::acks`]. Reads (resume, export, backup) use their own
 //! read-only connections and never block the writer.
 //!
@@ -17,17 +17,22 @@
 //!   queue, in order, retried with a back-off (50 ms doubling to 2 s). When a retry commits they
 //!   get their `Ok` ack. So a batch receives at most one `Err` and at most one `Ok`, always in
 //!   that order, and `Ok` acks arrive in `seq` order. Batches queued behind a failing
-//!   transaction are not acked until a transaction including them is attempted. The engine halts new entries on the first
-//!   `Err` and resumes only on operator action; the ledger itself catches up on its own once the
-//!   disk is writable again.
+//!   transaction are not acked until a transaction including them is attempted. The engine
+//!   halts new entries on the first `Err` and resumes only on operator action; the ledger
+//!   itself catches up on its own once the disk is writable again.
 //! - **A fill is stored once**: unique on (venue, trade id). Replaying the same fill is ignored;
 //!   a different fill under an id already used is kept in `fill_conflicts` and counted in
 //!   [`StoreStats::fill_conflicts`], never applied to an account.
 //! - **Positions and accounts equal their fills.** The writer applies each new fill and funding
-//!   payment with the same domain code as the engine ([`Account::apply_fill`]) and writes the
+//!   payment with the same domain code as the engine
+//!   ([`crate::domain::Account::apply_fill`]) and writes the
 //!   resulting position and account rows in the same transaction as the fill rows.
 //! - The queue is bounded ([`LedgerOptions::max_pending_records`]); past it `append` hands the
 //!   batch back in [`StoreError::Backlog`] instead of blocking or dropping it.
+//! - Only one process writes a ledger: `Ledger::open` takes an advisory lock on
+//!   `<ledger>.lock` (released by the OS if the process dies); readers take no lock.
+//! - `begin_run`, `retire_run`, `close` and dropping the handle block until the writer answers
+//!   (a commit, or the final flush): call them from a blocking context, not inside async code.
 
 mod backup;
 mod codec;

@@ -3,9 +3,10 @@
 //! Callers send jobs on a lock-free channel (`append` takes no lock and never touches the disk;
 //! the queue bound is an atomic counter). The thread moves everything queued into its backlog,
 //! applies control jobs (new runs, faults) first, then writes the backlog in transactions of at
-//! most [`LedgerOptions::max_tx_records`] records. On a failed transaction it rolls back, forgets its cached
-//! accounts (they are reloaded from the committed rows), acks `Err` once per batch, keeps the
-//! batches at the head of the backlog and retries after a back-off.
+//! most [`LedgerOptions::max_tx_records`] records (a batch is never split). On a failed
+//! transaction it rolls back, forgets its cached accounts and order fills (they are reloaded
+//! from the committed rows), acks `Err` once per batch, keeps the batches at the head of the
+//! backlog and retries after a back-off.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
