@@ -120,7 +120,15 @@ fn export(paths: &app::Paths, args: &ExportArgs) -> anyhow::Result<()> {
         }
         None => {
             let mut w = std::io::BufWriter::new(std::io::stdout().lock());
-            alphatx::store::export(&ledger, args.run, args.what, args.format, &mut w)?
+            match alphatx::store::export(&ledger, args.run, args.what, args.format, &mut w) {
+                // The reader went away (`| head`): not an error worth reporting.
+                Err(alphatx::store::StoreError::ExportWrite { error })
+                    if error.kind() == std::io::ErrorKind::BrokenPipe =>
+                {
+                    return Ok(());
+                }
+                other => other?,
+            }
         }
     };
     let _ = writeln!(

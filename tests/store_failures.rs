@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use alphatx::domain::{OrderStatus, Side};
 use alphatx::engine::journal::JournalRecord;
-use alphatx::store::{Fault, Ledger, LedgerAck, LedgerBatch, StoreError, verify_positions};
+use alphatx::store::{Fault, Ledger, LedgerAck, LedgerBatch, LedgerOptions, StoreError, verify_positions};
 use rust_decimal::dec;
 use store_support::*;
 
@@ -160,4 +160,64 @@ fn a_dropped_ledger_still_flushes() {
     };
     assert_eq!(count(&reader(&path), "SELECT count(*) FROM fills"), 100);
     assert!(verify_positions(&path, run).unwrap().is_empty());
+}
+
+#[test]
+fn a_full_queue_hands_the_batch_back_instead_of_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.sqlite");
+    let options = LedgerOptions { max_tx_records: 5_000, max_pending_records: 50 };
+    let ledger = Ledger::open_with(&path, options).unwrap();
+    let mut acks = ledger.acks().unwrap();
+    let run = ledger.begin_run(new_run("default")).unwrap();
+    ledger.inject_fault(Some(Fault::ReadOnly)).unwrap();
+    // Alone, even a batch above the bound is accepted (1 + 60 records).
+    ledger.append(batch(1, run, 60)).unwrap();
+    wait_acks(&mut acks, 1);
+    let refused = batch(2, run, 5);
+    let err = ledger.append(refused.clone()).unwrap_err();
+    let StoreError::Backlog { pending_records, last_error, batch: handed_back } = err else {
+        panic!("expected Backlog")
+    };
+    assert_eq!(pending_records, 61);
+    assert!(last_error.contains("readonly"), "{last_error}");
+    assert_eq!(*handed_back, refused, "the caller gets its batch back to append later");
+    assert_eq!(ledger.stats().pending_batches, 1);
+    // Once the writer catches up, the same batch is accepted and stored.
+    ledger.inject_fault(None).unwrap();
+    assert_eq!(wait_acks(&mut acks, 1)[0], LedgerAck { seq: 1, result: Ok(()) });
+    ledger.append(*handed_back).unwrap();
+    assert_eq!(wait_acks(&mut acks, 1)[0], LedgerAck { seq: 2, result: Ok(()) });
+    assert_eq!(fills_of(&path, 2), 5);
+    ledger.close().unwrap();
+}
+
+#[test]
+fn transactions_are_bounded_but_batches_are_never_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.sqlite");
+    let options = LedgerOptions { max_tx_records: 10, max_pending_records: 1_000_000 };
+    let ledger = Ledger::open_with(&path, options).unwrap();
+    let mut acks = ledger.acks().unwrap();
+    let run = ledger.begin_run(new_run("default")).unwrap();
+    // Queued while the writer cannot commit, so they are all waiting when it can.
+    ledger.inject_fault(Some(Fault::CommitFails)).unwrap();
+    for seq in 1..=6 {
+        ledger.append(batch(seq, run, 4)).unwrap(); // 5 records each
+    }
+    ledger.append(batch(7, run, 30)).unwrap(); // 31 records: alone, whole
+    // Only the batches of the failing transaction (the head of the queue) are acked `Err`; the
+    // ones behind it wait their turn without an ack.
+    let errs = wait_acks(&mut acks, 2);
+    assert_eq!(errs.iter().map(|a| (a.seq, a.result.is_err())).collect::<Vec<_>>(), vec![(1, true), (2, true)]);
+    wait_until("a retry", || ledger.stats().failures >= 2);
+    assert!(acks.try_recv().is_err());
+    let commits_before = ledger.stats().commits;
+    ledger.inject_fault(None).unwrap();
+    let oks = wait_acks(&mut acks, 7);
+    assert_eq!(oks.iter().map(|a| a.seq).collect::<Vec<_>>(), (1..=7).collect::<Vec<_>>());
+    // 6 batches of 5 records by twos, then the large one alone: 4 transactions.
+    assert_eq!(ledger.stats().commits - commits_before, 4);
+    assert_eq!(fills_of(&path, 7), 30);
+    ledger.close().unwrap();
 }

@@ -175,3 +175,17 @@ fn another_applications_database_is_not_modified() {
     assert!(Ledger::open(&other).is_err());
     assert_eq!(std::fs::read(&other).unwrap(), before, "not even the journal mode may change");
 }
+
+#[test]
+fn one_writer_per_ledger() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ledger.sqlite");
+    let first = Ledger::open(&path).unwrap();
+    let err = Ledger::open(&path).unwrap_err();
+    assert!(matches!(err, StoreError::InUse { .. }), "{err:?}");
+    assert!(err.to_string().contains("another alphatx is already using the ledger"), "{err}");
+    // Readers are not blocked by the writer's lock.
+    assert!(alphatx::store::list_runs(&path).unwrap().is_empty());
+    first.close().unwrap();
+    Ledger::open(&path).unwrap().close().unwrap();
+}

@@ -206,9 +206,22 @@ fn order_lifecycle_and_history_are_stored() {
     assert_eq!(status(4), ("cancelled".into(), "0".into(), Some("operator cancel".into())));
     assert_eq!(status(5), ("rejected".into(), "0".into(), Some("insufficient margin".into())));
     let mut stmt =
-        conn.prepare("SELECT event FROM order_events WHERE run_id = ?1 AND order_id = 2 ORDER BY seq").unwrap();
+        conn.prepare("SELECT event FROM order_history WHERE run_id = ?1 AND order_id = 2 ORDER BY seq").unwrap();
     let history: Vec<String> = stmt.query_map([run], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
     assert_eq!(history, ["accepted", "triggered", "filled"]);
+    let mut stmt = conn
+        .prepare("SELECT event, status, qty FROM order_history WHERE run_id = ?1 AND order_id = 1 ORDER BY seq")
+        .unwrap();
+    let history: Vec<(String, String, Option<String>)> =
+        stmt.query_map([run], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().collect::<Result<_, _>>().unwrap();
+    assert_eq!(
+        history,
+        [
+            ("accepted".into(), "open".into(), None),
+            ("filled".into(), "partially_filled".into(), Some("0.10".into())),
+            ("filled".into(), "filled".into(), Some("0.20".into()))
+        ]
+    );
     assert_eq!(
         count(&conn, "SELECT count(*) FROM risk_events WHERE kind = 'refusal' AND code = 'insufficient_margin'"),
         1

@@ -54,7 +54,7 @@ fn copy_to(source: &Connection, src: &Path, tmp: &Path) -> Result<(), StoreError
                         return Err(StoreError::Sqlite {
                             path: src.to_owned(),
                             context: "the ledger stayed locked during the backup",
-                            source: rusqlite::Error::SqliteFailure(
+                            error: rusqlite::Error::SqliteFailure(
                                 rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
                                 None,
                             ),
@@ -72,14 +72,18 @@ fn copy_to(source: &Connection, src: &Path, tmp: &Path) -> Result<(), StoreError
     dst.close().map_err(|(_, e)| StoreError::Sqlite {
         path: tmp.to_owned(),
         context: "cannot close the backup",
-        source: e,
+        error: e,
     })?;
     let file = std::fs::File::open(tmp).map_err(|source| StoreError::Io {
         path: tmp.to_owned(),
         context: "cannot open the backup to sync it:",
-        source,
+        error: source,
     })?;
-    file.sync_all().map_err(|source| StoreError::Io { path: tmp.to_owned(), context: "cannot sync the backup", source })
+    file.sync_all().map_err(|source| StoreError::Io {
+        path: tmp.to_owned(),
+        context: "cannot sync the backup",
+        error: source,
+    })
 }
 
 /// Moves the finished copy to `dest` without ever replacing an existing file.
@@ -96,7 +100,7 @@ fn publish(tmp: &Path, dest: &Path) -> Result<(), StoreError> {
         Err(_) => std::fs::rename(tmp, dest).map_err(|source| StoreError::Io {
             path: dest.to_owned(),
             context: "cannot move the backup into place at",
-            source,
+            error: source,
         })?,
     }
     if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty())

@@ -1,4 +1,6 @@
 //! Errors of the ledger. Every message says what happened and what the user can do about it.
+//! Causes are part of the message (not a `source()` chain), so `{e}` and `{e:#}` both print
+//! each cause once.
 
 use std::path::PathBuf;
 
@@ -8,13 +10,8 @@ use super::LedgerBatch;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// SQLite refused an operation on the ledger file.
-    #[error("ledger {path}: {context}: {source}")]
-    Sqlite {
-        path: PathBuf,
-        context: &'static str,
-        #[source]
-        source: rusqlite::Error,
-    },
+    #[error("ledger {path}: {context}: {error}")]
+    Sqlite { path: PathBuf, context: &'static str, error: rusqlite::Error },
     /// The file exists but is not a SQLite database (or is damaged beyond opening).
     #[error(
         "{path} is not a usable SQLite ledger ({detail}); point --data-dir at another directory, or restore a copy made with `alphatx backup`"
@@ -34,13 +31,11 @@ pub enum StoreError {
     #[error("ledger {path}: {table}.{column} holds {value:?}, which is not a valid value: {reason}")]
     Corrupt { path: PathBuf, table: &'static str, column: &'static str, value: String, reason: String },
     /// A file system operation around the ledger failed.
-    #[error("{context} {path}: {source}")]
-    Io {
-        path: PathBuf,
-        context: &'static str,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("{context} {path}: {error}")]
+    Io { path: PathBuf, context: &'static str, error: std::io::Error },
+    /// Another process (or handle) is writing this ledger.
+    #[error("another alphatx is already using the ledger {path}: stop it first, or give this one its own --data-dir")]
+    InUse { path: PathBuf },
     /// The writer thread is gone (closed, or stopped by a bug); nothing more can be stored.
     #[error("the ledger writer has stopped; nothing more can be stored: restart alphatx")]
     WriterStopped,
@@ -65,11 +60,8 @@ pub enum StoreError {
     #[error("{path} already exists: choose another file name or remove it first")]
     DestinationExists { path: PathBuf },
     /// Writing exported rows failed (disk full, closed pipe...).
-    #[error("cannot write the export: {source}")]
-    ExportWrite {
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot write the export: {error}")]
+    ExportWrite { error: std::io::Error },
     /// The ledger file does not exist (for commands that only read it).
     #[error("no ledger at {path}: start the arena with `alphatx run` first, or pass the right --data-dir")]
     NoLedger { path: PathBuf },
@@ -78,6 +70,6 @@ pub enum StoreError {
 impl StoreError {
     pub(crate) fn sqlite(path: &std::path::Path, context: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
         let path = path.to_owned();
-        move |source| StoreError::Sqlite { path, context, source }
+        move |error| StoreError::Sqlite { path, context, error }
     }
 }

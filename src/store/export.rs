@@ -122,7 +122,7 @@ struct Sink<'a> {
 }
 
 fn write_err(source: std::io::Error) -> StoreError {
-    StoreError::ExportWrite { source }
+    StoreError::ExportWrite { error: source }
 }
 
 impl Sink<'_> {

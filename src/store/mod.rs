@@ -1,10 +1,10 @@
 //! The SQLite ledger: every order, fill, position, funding payment, equity sample, agent
 //! decision, risk event and operator command of a run, durably.
 //!
-//! Shape: one OS thread (the writer, [`writer`]) owns the only write connection. Callers hand it
+//! Shape: one OS thread (the writer) owns the only write connection. Callers hand it
 //! [`LedgerBatch`]es with [`Ledger::append`], which never waits on disk; the writer drains
-//! everything queued into one `BEGIN IMMEDIATE` transaction (at most [`MAX_TX_RECORDS`] records),
-//! commits it under WAL with `synchronous=FULL`, and only then sends one [`LedgerAck`] per
+//! everything queued into one `BEGIN IMMEDIATE` transaction (at most
+//! [`LedgerOptions::max_tx_records`] records), commits it under WAL with `synchronous=FULL`, and only then sends one [`LedgerAck`] per
 //! batch on the channel from [`Ledger::acks`]. Reads (resume, export, backup) use their own
 //! read-only connections and never block the writer.
 //!
@@ -16,17 +16,23 @@
 //!   in it gets one `Err` ack (the first time it fails), and the batches stay at the head of the
 //!   queue, in order, retried with a back-off (50 ms doubling to 2 s). When a retry commits they
 //!   get their `Ok` ack. So a batch receives at most one `Err` and at most one `Ok`, always in
-//!   that order, and `Ok` acks arrive in `seq` order. The engine halts new entries on the first
-//!   `Err` and resumes only on operator action; the ledger itself catches up on its own once the
-//!   disk is writable again.
+//!   that order, and `Ok` acks arrive in `seq` order. Batches queued behind a failing
+//!   transaction are not acked until a transaction including them is attempted. The engine
+//!   halts new entries on the first `Err` and resumes only on operator action; the ledger
+//!   itself catches up on its own once the disk is writable again.
 //! - **A fill is stored once**: unique on (venue, trade id). Replaying the same fill is ignored;
 //!   a different fill under an id already used is kept in `fill_conflicts` and counted in
 //!   [`StoreStats::fill_conflicts`], never applied to an account.
 //! - **Positions and accounts equal their fills.** The writer applies each new fill and funding
-//!   payment with the same domain code as the engine ([`Account::apply_fill`]) and writes the
+//!   payment with the same domain code as the engine
+//!   ([`crate::domain::Account::apply_fill`]) and writes the
 //!   resulting position and account rows in the same transaction as the fill rows.
-//! - The queue is bounded ([`MAX_PENDING_RECORDS`]); past it `append` hands the batch back in
-//!   [`StoreError::Backlog`] instead of blocking or dropping it.
+//! - The queue is bounded ([`LedgerOptions::max_pending_records`]); past it `append` hands the
+//!   batch back in [`StoreError::Backlog`] instead of blocking or dropping it.
+//! - Only one process writes a ledger: `Ledger::open` takes an advisory lock on
+//!   `<ledger>.lock` (released by the OS if the process dies); readers take no lock.
+//! - `begin_run`, `retire_run`, `close` and dropping the handle block until the writer answers
+//!   (a commit, or the final flush): call them from a blocking context, not inside async code.
 
 mod backup;
 mod codec;
@@ -51,12 +57,22 @@ use crate::domain::{AgentId, Symbol};
 use crate::engine::journal::JournalRecord;
 use crate::execution::ExecEvent;
 
-/// Most records (venue events + journal records) written in one transaction. A single batch
-/// larger than this is still written whole, in a transaction of its own.
-pub const MAX_TX_RECORDS: usize = 5_000;
+/// Limits of the writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LedgerOptions {
+    /// Most records (venue events + journal records) written in one transaction. A single
+    /// batch larger than this is still written whole, in a transaction of its own.
+    pub max_tx_records: usize,
+    /// Most records queued and not yet committed before [`Ledger::append`] refuses more
+    /// (a batch is always accepted when nothing else is pending).
+    pub max_pending_records: usize,
+}
 
-/// Most records queued and not yet committed before [`Ledger::append`] refuses more.
-pub const MAX_PENDING_RECORDS: usize = 1_000_000;
+impl Default for LedgerOptions {
+    fn default() -> Self {
+        Self { max_tx_records: 5_000, max_pending_records: 1_000_000 }
+    }
+}
 
 /// A new run to register with [`Ledger::begin_run`].
 #[derive(Debug, Clone, PartialEq)]
@@ -159,6 +175,8 @@ pub enum Fault {
 /// The ledger handle: owns the writer thread. `Send + Sync`; share it behind an `Arc`.
 pub struct Ledger {
     path: PathBuf,
+    /// Exclusive lock on `<ledger>.lock` for the handle's life: one writing process per ledger.
+    _lock: std::fs::File,
     shared: Arc<writer::Shared>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     acks: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<LedgerAck>>>,
@@ -175,24 +193,41 @@ impl Ledger {
     /// checks it (`quick_check`), sets WAL, synchronous=FULL, busy_timeout, foreign_keys, and
     /// starts the writer thread.
     pub fn open(path: &Path) -> Result<Ledger, StoreError> {
+        Self::open_with(path, LedgerOptions::default())
+    }
+
+    /// [`Ledger::open`] with explicit writer limits.
+    pub fn open_with(path: &Path, options: LedgerOptions) -> Result<Ledger, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
                 path: dir.to_owned(),
                 context: "cannot create the data directory",
-                source,
+                error: source,
             })?;
         }
+        let lock = lock_ledger(path)?;
         let mut conn = schema::open_writer(path)?;
         schema::migrate(&mut conn, path)?;
         schema::check(&conn, path, false)?;
         let (ack_tx, ack_rx) = tokio::sync::mpsc::unbounded_channel();
-        let shared = Arc::new(writer::Shared::default());
-        let writer = writer::Writer::new(conn, path.to_owned(), Arc::clone(&shared), ack_tx)?;
+        let (shared, jobs) = writer::Shared::new(options);
+        let shared = Arc::new(shared);
+        let writer = writer::Writer::new(jobs, conn, path.to_owned(), Arc::clone(&shared), ack_tx)?;
         let thread = std::thread::Builder::new().name("alphatx-ledger".into()).spawn(move || writer.run()).map_err(
-            |source| StoreError::Io { path: path.to_owned(), context: "cannot start the ledger writer for", source },
+            |source| StoreError::Io {
+                path: path.to_owned(),
+                context: "cannot start the ledger writer for",
+                error: source,
+            },
         )?;
         tracing::info!(path = %path.display(), version = schema::current_version(), "ledger open");
-        Ok(Ledger { path: path.to_owned(), shared, thread: Mutex::new(Some(thread)), acks: Mutex::new(Some(ack_rx)) })
+        Ok(Ledger {
+            path: path.to_owned(),
+            _lock: lock,
+            shared,
+            thread: Mutex::new(Some(thread)),
+            acks: Mutex::new(Some(ack_rx)),
+        })
     }
 
     /// The ledger file.
@@ -284,6 +319,25 @@ impl Drop for Ledger {
     fn drop(&mut self) {
         if let Err(e) = self.stop() {
             tracing::error!("ledger closed with an error: {e}");
+        }
+    }
+}
+
+/// Takes the advisory lock that keeps a second alphatx from writing the same ledger (readers
+/// such as `export` and `backup` do not take it). The OS releases it if the process dies.
+fn lock_ledger(path: &Path) -> Result<std::fs::File, StoreError> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let lock_path = PathBuf::from(name);
+    let file =
+        std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(|source| {
+            StoreError::Io { path: lock_path.clone(), context: "cannot create the ledger lock file", error: source }
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::InUse { path: path.to_owned() }),
+        Err(std::fs::TryLockError::Error(source)) => {
+            Err(StoreError::Io { path: lock_path, context: "cannot lock the ledger lock file", error: source })
         }
     }
 }

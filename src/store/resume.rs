@@ -244,7 +244,7 @@ fn starting_accounts(conn: &Connection, path: &Path, run_id: i64) -> Result<Vec<
 
 /// Every stored fill and funding payment of a run applied in ledger order to the starting
 /// balances: the accounts exactly as the engine had them.
-pub fn rebuild_accounts(conn: &Connection, path: &Path, run_id: i64) -> Result<Vec<Account>, StoreError> {
+pub(crate) fn rebuild_accounts(conn: &Connection, path: &Path, run_id: i64) -> Result<Vec<Account>, StoreError> {
     let mut accounts = starting_accounts(conn, path, run_id)?;
     let index: BTreeMap<AgentId, usize> = accounts.iter().enumerate().map(|(i, a)| (a.agent, i)).collect();
     let fd = Decoder::new(path, "fills");
@@ -262,7 +262,7 @@ pub fn rebuild_accounts(conn: &Connection, path: &Path, run_id: i64) -> Result<V
         )
         .map_err(StoreError::sqlite(path, "cannot read fills"))?;
     let mut rows = stmt.query(params![run_id]).map_err(StoreError::sqlite(path, "cannot read fills"))?;
-    let sql = |e| StoreError::Sqlite { path: path.to_owned(), context: "cannot read fills", source: e };
+    let sql = |e| StoreError::Sqlite { path: path.to_owned(), context: "cannot read fills", error: e };
     while let Some(r) = rows.next().map_err(sql)? {
         let is_funding: i64 = r.get(1).map_err(sql)?;
         let agent: String = r.get(5).map_err(sql)?;
@@ -513,7 +513,7 @@ pub(crate) const DECISION_COLUMNS: &str = "decision_id, agent, ts_ms, source, re
 /// A decision row (selected with [`DECISION_COLUMNS`]) back into the engine's record.
 pub(crate) fn decision_from_row(r: &rusqlite::Row<'_>, path: &Path) -> Result<DecisionRecord, StoreError> {
     let d = Decoder::new(path, "decisions");
-    let sql = |e| StoreError::Sqlite { path: path.to_owned(), context: "cannot read a decision", source: e };
+    let sql = |e| StoreError::Sqlite { path: path.to_owned(), context: "cannot read a decision", error: e };
     let agent: String = r.get(1).map_err(sql)?;
     let proposals: String = r.get(5).map_err(sql)?;
     let outcomes: String = r.get(6).map_err(sql)?;

@@ -66,7 +66,7 @@ CREATE TABLE accounts (
     FOREIGN KEY (run_id, agent) REFERENCES agents(run_id, agent)
 ) STRICT, WITHOUT ROWID;
 
--- Current state of every order the venue accepted or rejected; `order_events` keeps each change.
+-- Current state of every order the venue accepted or rejected; `order_history` has each change.
 CREATE TABLE orders (
     run_id       INTEGER NOT NULL,
     order_id     INTEGER NOT NULL,
@@ -89,16 +89,16 @@ CREATE TABLE orders (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX orders_open ON orders(run_id) WHERE status IN ('open', 'partially_filled');
 
+-- Order changes other than fills (a fill row carries the order's status after it).
 CREATE TABLE order_events (
     id          INTEGER PRIMARY KEY,
     run_id      INTEGER NOT NULL REFERENCES runs(id),
     order_id    INTEGER NOT NULL,
     seq         INTEGER NOT NULL,
     ts_ms       INTEGER NOT NULL,
-    event       TEXT    NOT NULL,       -- accepted, rejected, filled, cancelled, triggered
+    event       TEXT    NOT NULL,       -- accepted, rejected, cancelled, triggered
     status      TEXT,                   -- the order's status after the event
-    qty         TEXT,                   -- filled quantity of a fill
-    price       TEXT,                   -- fill or trigger price
+    price       TEXT,                   -- trigger price
     reason      TEXT
 ) STRICT;
 CREATE INDEX order_events_by_order ON order_events(run_id, order_id, seq);
@@ -129,6 +129,12 @@ CREATE TABLE fills (
     FOREIGN KEY (run_id, agent) REFERENCES agents(run_id, agent)
 ) STRICT;
 CREATE INDEX fills_by_run ON fills(run_id, seq);
+
+-- The full history of every order, in ledger order: its events and its fills.
+CREATE VIEW order_history AS
+    SELECT run_id, order_id, seq, ts_ms, event, status, NULL AS qty, price, reason FROM order_events
+    UNION ALL
+    SELECT run_id, order_id, seq, ts_ms, 'filled', order_status, qty, price, NULL FROM fills WHERE order_id != 0;
 
 -- A fill whose (venue, trade id) was already stored with different content: kept for the
 -- operator, never applied to an account.
@@ -284,6 +290,8 @@ pub fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "foreign_keys", "ON").map_err(StoreError::sqlite(path, "cannot enable foreign keys"))?;
     conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)
         .map_err(StoreError::sqlite(path, "cannot set journal_size_limit"))?;
+    // 32 MiB of page cache: the indexes the writer updates stay in memory on long runs.
+    conn.pragma_update(None, "cache_size", -32_768).map_err(StoreError::sqlite(path, "cannot set cache_size"))?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
@@ -348,7 +356,7 @@ fn not_a_ledger(path: &Path, e: rusqlite::Error) -> StoreError {
         Some(rusqlite::ErrorCode::NotADatabase) | Some(rusqlite::ErrorCode::DatabaseCorrupt) => {
             StoreError::NotALedger { path: path.to_owned(), detail: e.to_string() }
         }
-        _ => StoreError::Sqlite { path: path.to_owned(), context: "cannot read the ledger", source: e },
+        _ => StoreError::Sqlite { path: path.to_owned(), context: "cannot read the ledger", error: e },
     }
 }
 

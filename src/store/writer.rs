@@ -1,16 +1,18 @@
 //! The writer thread: the only code that writes the ledger.
 //!
-//! Callers push jobs on a mutex-guarded queue (held only to push or swap, never across disk I/O)
-//! and wake the thread with a condvar. The thread moves everything queued into its backlog,
+//! Callers send jobs on a lock-free channel (`append` takes no lock and never touches the disk;
+//! the queue bound is an atomic counter). The thread moves everything queued into its backlog,
 //! applies control jobs (new runs, faults) first, then writes the backlog in transactions of at
-//! most [`MAX_TX_RECORDS`] records. On a failed transaction it rolls back, forgets its cached
-//! accounts (they are reloaded from the committed rows), acks `Err` once per batch, keeps the
-//! batches at the head of the backlog and retries after a back-off.
+//! most [`LedgerOptions::max_tx_records`] records (a batch is never split). On a failed
+//! transaction it rolls back, forgets its cached accounts and order fills (they are reloaded
+//! from the committed rows), acks `Err` once per batch, keeps the batches at the head of the
+//! backlog and retries after a back-off.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
-use std::sync::mpsc::SyncSender;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -18,7 +20,7 @@ use rust_decimal::Decimal;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::codec::{self, Decoder, dec, id};
-use super::{Fault, LedgerAck, LedgerBatch, MAX_PENDING_RECORDS, MAX_TX_RECORDS, NewRun, StoreError, StoreStats};
+use super::{Fault, LedgerAck, LedgerBatch, LedgerOptions, NewRun, StoreError, StoreStats};
 use crate::domain::{Account, AgentId, Fill, Order, OrderStatus, Position, Symbol};
 use crate::engine::journal::JournalRecord;
 use crate::execution::ExecEvent;
@@ -35,81 +37,94 @@ pub(crate) enum Control {
     Fault(Option<Fault>, SyncSender<Result<(), StoreError>>),
 }
 
-#[derive(Default)]
-struct Queue {
-    batches: VecDeque<LedgerBatch>,
-    control: VecDeque<Control>,
-    shutdown: bool,
-    /// The writer thread has exited (normally or not).
-    stopped: bool,
-    /// Appended and not yet committed (or dropped).
-    pending_batches: usize,
-    pending_records: usize,
-    unflushed: Option<(usize, usize, String)>,
+/// What travels from the handle to the writer thread.
+pub(crate) enum Job {
+    Batch(LedgerBatch),
+    Control(Control),
+    Shutdown,
 }
 
-/// State shared by the handle and the writer thread.
-#[derive(Default)]
+/// State shared by the handle and the writer thread. The append path takes no lock: an atomic
+/// counter for the bound and a lock-free channel send (plus a wake-up when the writer sleeps).
 pub(crate) struct Shared {
-    queue: Mutex<Queue>,
-    wake: Condvar,
+    options: LedgerOptions,
+    jobs: std::sync::mpsc::Sender<Job>,
+    closing: AtomicBool,
+    /// The writer thread has exited (normally or not).
+    stopped: AtomicBool,
+    /// Appended and not yet committed (or dropped).
+    pending_batches: AtomicUsize,
+    pending_records: AtomicUsize,
     stats: Mutex<StoreStats>,
+    unflushed: Mutex<Option<(usize, usize, String)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding these locks cannot leave them inconsistent (plain counters and
-    // queues), so a poisoned lock is still used rather than propagating the panic.
+    // A panic while holding these locks cannot leave them inconsistent (plain counters), so a
+    // poisoned lock is still used rather than propagating the panic.
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Shared {
+    pub fn new(options: LedgerOptions) -> (Self, Receiver<Job>) {
+        let (jobs, rx) = std::sync::mpsc::channel();
+        let shared = Self {
+            options,
+            jobs,
+            closing: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
+            pending_batches: AtomicUsize::new(0),
+            pending_records: AtomicUsize::new(0),
+            stats: Mutex::new(StoreStats::default()),
+            unflushed: Mutex::new(None),
+        };
+        (shared, rx)
+    }
+
+    fn accepting(&self) -> bool {
+        !self.closing.load(Ordering::Acquire) && !self.stopped.load(Ordering::Acquire)
+    }
+
     pub fn append(&self, batch: LedgerBatch) -> Result<(), StoreError> {
-        let records = batch.records();
-        let mut q = lock(&self.queue);
-        if q.stopped || q.shutdown {
+        if !self.accepting() {
             return Err(StoreError::WriterStopped);
         }
-        if q.pending_records + records > MAX_PENDING_RECORDS && q.pending_batches > 0 {
+        let records = batch.records();
+        let pending = self.pending_records.load(Ordering::Acquire);
+        if pending + records > self.options.max_pending_records && self.pending_batches.load(Ordering::Acquire) > 0 {
             let last_error = lock(&self.stats).last_error.clone().unwrap_or_else(|| "none".into());
-            return Err(StoreError::Backlog { pending_records: q.pending_records, last_error, batch: Box::new(batch) });
+            return Err(StoreError::Backlog { pending_records: pending, last_error, batch: Box::new(batch) });
         }
-        q.pending_batches += 1;
-        q.pending_records += records;
-        q.batches.push_back(batch);
-        drop(q);
-        self.wake.notify_one();
+        self.pending_batches.fetch_add(1, Ordering::AcqRel);
+        self.pending_records.fetch_add(records, Ordering::AcqRel);
+        if self.jobs.send(Job::Batch(batch)).is_err() {
+            self.settle(1, records);
+            return Err(StoreError::WriterStopped);
+        }
         Ok(())
     }
 
     pub fn control(&self, job: Control) -> Result<(), StoreError> {
-        let mut q = lock(&self.queue);
-        if q.stopped || q.shutdown {
+        if !self.accepting() {
             return Err(StoreError::WriterStopped);
         }
-        q.control.push_back(job);
-        drop(q);
-        self.wake.notify_one();
-        Ok(())
+        self.jobs.send(Job::Control(job)).map_err(|_| StoreError::WriterStopped)
     }
 
     pub fn shutdown(&self) {
-        lock(&self.queue).shutdown = true;
-        self.wake.notify_all();
+        self.closing.store(true, Ordering::Release);
+        let _ = self.jobs.send(Job::Shutdown);
     }
 
     pub fn stats(&self) -> StoreStats {
-        let (batches, records) = {
-            let q = lock(&self.queue);
-            (q.pending_batches, q.pending_records)
-        };
         let mut s = lock(&self.stats).clone();
-        s.pending_batches = batches;
-        s.pending_records = records;
+        s.pending_batches = self.pending_batches.load(Ordering::Acquire);
+        s.pending_records = self.pending_records.load(Ordering::Acquire);
         s
     }
 
     pub fn unflushed(&self) -> Option<StoreError> {
-        lock(&self.queue).unflushed.as_ref().map(|(batches, records, first_error)| StoreError::Unflushed {
+        lock(&self.unflushed).as_ref().map(|(batches, records, first_error)| StoreError::Unflushed {
             batches: *batches,
             records: *records,
             first_error: first_error.clone(),
@@ -117,9 +132,8 @@ impl Shared {
     }
 
     fn settle(&self, batches: usize, records: usize) {
-        let mut q = lock(&self.queue);
-        q.pending_batches = q.pending_batches.saturating_sub(batches);
-        q.pending_records = q.pending_records.saturating_sub(records);
+        self.pending_batches.fetch_sub(batches, Ordering::AcqRel);
+        self.pending_records.fetch_sub(records, Ordering::AcqRel);
     }
 }
 
@@ -128,8 +142,7 @@ struct StoppedGuard(Arc<Shared>);
 
 impl Drop for StoppedGuard {
     fn drop(&mut self) {
-        lock(&self.0.queue).stopped = true;
-        self.0.wake.notify_all();
+        self.0.stopped.store(true, Ordering::Release);
     }
 }
 
@@ -159,9 +172,12 @@ struct Books {
     dirty_positions: BTreeSet<(i64, AgentId, Symbol)>,
     /// Touched time of each dirty account.
     updated_ms: HashMap<(i64, AgentId), i64>,
+    /// Filled quantity of orders that are still working, by (run, order id).
+    order_fills: HashMap<(i64, u64), Decimal>,
 }
 
 pub(crate) struct Writer {
+    jobs: Receiver<Job>,
     conn: Connection,
     path: PathBuf,
     shared: Arc<Shared>,
@@ -182,6 +198,7 @@ pub(crate) struct Writer {
 
 impl Writer {
     pub fn new(
+        jobs: Receiver<Job>,
         conn: Connection,
         path: PathBuf,
         shared: Arc<Shared>,
@@ -218,6 +235,7 @@ impl Writer {
             )
             .map_err(err)?;
         Ok(Self {
+            jobs,
             conn,
             path,
             shared,
@@ -260,25 +278,29 @@ impl Writer {
         self.retry_at.is_none_or(|at| Instant::now() >= at)
     }
 
-    /// Blocks until there is something to do; returns what was queued.
-    fn wait_for_work(&mut self) -> (VecDeque<LedgerBatch>, VecDeque<Control>, bool) {
-        let shared = Arc::clone(&self.shared);
-        let mut q = lock(&shared.queue);
-        loop {
-            let due = self.retry_due();
-            let has_data = !self.backlog.is_empty() || !q.batches.is_empty();
-            if q.shutdown || !q.control.is_empty() || (has_data && due) {
-                break;
+    /// Blocks until there is something to do (or a retry is due); returns everything queued.
+    fn wait_for_work(&mut self) -> (Vec<LedgerBatch>, Vec<Control>, bool) {
+        let first = if !self.backlog.is_empty() && self.retry_due() {
+            self.jobs.try_recv().ok()
+        } else {
+            match self.retry_at.filter(|_| !self.backlog.is_empty()) {
+                Some(at) => match self.jobs.recv_timeout(at.saturating_duration_since(Instant::now())) {
+                    Ok(job) => Some(job),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => Some(Job::Shutdown),
+                },
+                None => Some(self.jobs.recv().unwrap_or(Job::Shutdown)),
             }
-            q = match self.retry_at.filter(|_| has_data) {
-                Some(at) => {
-                    let wait = at.saturating_duration_since(Instant::now());
-                    shared.wake.wait_timeout(q, wait).map_or_else(|e| e.into_inner().0, |(g, _)| g)
-                }
-                None => shared.wake.wait(q).unwrap_or_else(std::sync::PoisonError::into_inner),
-            };
+        };
+        let (mut batches, mut controls, mut shutdown) = (Vec::new(), Vec::new(), false);
+        for job in first.into_iter().chain(std::iter::from_fn(|| self.jobs.try_recv().ok())) {
+            match job {
+                Job::Batch(b) => batches.push(b),
+                Job::Control(c) => controls.push(c),
+                Job::Shutdown => shutdown = true,
+            }
         }
-        (std::mem::take(&mut q.batches), std::mem::take(&mut q.control), q.shutdown)
+        (batches, controls, shutdown)
     }
 
     fn control(&mut self, job: Control) {
@@ -371,7 +393,7 @@ impl Writer {
             let mut n = 0;
             let mut records = 0;
             for p in &self.backlog {
-                if n > 0 && records + p.records > MAX_TX_RECORDS {
+                if n > 0 && records + p.records > self.shared.options.max_tx_records {
                     break;
                 }
                 n += 1;
@@ -500,7 +522,7 @@ impl Writer {
             return Err(StoreError::Sqlite {
                 path: self.path.clone(),
                 context: "write failed",
-                source: rusqlite::Error::SqliteFailure(
+                error: rusqlite::Error::SqliteFailure(
                     rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
                     Some("disk I/O error at commit (injected)".into()),
                 ),
@@ -529,7 +551,7 @@ impl Writer {
             let records = self.backlog.iter().map(|p| p.records).sum();
             let first = self.streak_error.clone().unwrap_or_else(|| "unknown error".into());
             tracing::error!(batches = self.backlog.len(), records, "ledger closed with unwritten batches: {first}");
-            lock(&self.shared.queue).unflushed = Some((self.backlog.len(), records, first));
+            *lock(&self.shared.unflushed) = Some((self.backlog.len(), records, first));
         }
         if let Err(e) = self.conn.execute_batch("PRAGMA optimize") {
             tracing::debug!("PRAGMA optimize at close failed: {e}");
@@ -543,14 +565,13 @@ struct OrderEvent<'a> {
     ts_ms: i64,
     event: &'static str,
     status: Option<OrderStatus>,
-    qty: Option<Decimal>,
     price: Option<Decimal>,
     reason: Option<&'a str>,
 }
 
 impl OrderEvent<'_> {
     fn new(order_id: u64, ts_ms: i64, event: &'static str, status: Option<OrderStatus>) -> Self {
-        Self { order_id, ts_ms, event, status, qty: None, price: None, reason: None }
+        Self { order_id, ts_ms, event, status, price: None, reason: None }
     }
 }
 
@@ -624,8 +645,8 @@ impl Tx<'_> {
         let seq = self.seq();
         self.conn
             .prepare_cached(
-                "INSERT INTO order_events (run_id, order_id, seq, ts_ms, event, status, qty, price, reason)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO order_events (run_id, order_id, seq, ts_ms, event, status, price, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )
             .and_then(|mut s| {
                 s.execute(params![
@@ -635,7 +656,6 @@ impl Tx<'_> {
                     ev.ts_ms,
                     ev.event,
                     ev.status.map(OrderStatus::as_str),
-                    ev.qty.map(dec),
                     ev.price.map(dec),
                     ev.reason
                 ])
@@ -643,6 +663,41 @@ impl Tx<'_> {
             .map_err(self.sql("cannot store an order event"))?;
         self.counts.rows += 1;
         Ok(())
+    }
+
+    /// Inserts an order unless it is already stored; `true` if it was new.
+    fn insert_order(&mut self, run: i64, order: &Order) -> Result<bool, StoreError> {
+        let r = &order.request;
+        let n = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO orders (run_id, order_id, agent, symbol, side, qty, kind, price, reduce_only, leverage,
+                                     purpose, status, filled_qty, reason, created_ms, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, NULL, ?14, ?15)
+                 ON CONFLICT (run_id, order_id) DO NOTHING",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    run,
+                    id(r.id.0),
+                    r.agent.as_str(),
+                    r.symbol.as_str(),
+                    r.side.as_str(),
+                    dec(r.qty),
+                    r.kind.name(),
+                    r.kind.price().map(dec),
+                    r.reduce_only,
+                    dec(r.leverage),
+                    r.purpose.as_str(),
+                    order.status.as_str(),
+                    dec(order.filled_qty),
+                    order.created_ms,
+                    order.updated_ms
+                ])
+            })
+            .map_err(self.sql("cannot store an order"))?;
+        self.counts.rows += n as u64;
+        Ok(n == 1)
     }
 
     fn upsert_order(&mut self, run: i64, order: &Order, reason: Option<&str>) -> Result<(), StoreError> {
@@ -685,13 +740,8 @@ impl Tx<'_> {
         match ev {
             ExecEvent::Accepted { order } => {
                 // A replayed acceptance must not rewind an order that has since filled.
-                let exists = self
-                    .conn
-                    .prepare_cached("SELECT 1 FROM orders WHERE run_id = ?1 AND order_id = ?2")
-                    .and_then(|mut s| s.exists(params![run, id(order.request.id.0)]))
-                    .map_err(self.sql("cannot read an order"))?;
-                if !exists {
-                    self.upsert_order(run, order, None)?;
+                if self.insert_order(run, order)? && !order.status.is_terminal() {
+                    self.books.order_fills.insert((run, order.request.id.0), order.filled_qty);
                 }
                 self.order_event(
                     run,
@@ -701,12 +751,14 @@ impl Tx<'_> {
             ExecEvent::Rejected { order, reason } => {
                 let mut order = order.clone();
                 order.status = OrderStatus::Rejected;
+                self.books.order_fills.remove(&(run, order.request.id.0));
                 self.upsert_order(run, &order, Some(reason))?;
                 let ev = OrderEvent::new(order.request.id.0, order.updated_ms, "rejected", Some(OrderStatus::Rejected));
                 self.order_event(run, OrderEvent { reason: Some(reason), ..ev })
             }
             ExecEvent::Filled { fill, leverage, status } => self.fill(run, fill, *leverage, *status),
             ExecEvent::Cancelled { order_id, reason, ts_ms, .. } => {
+                self.books.order_fills.remove(&(run, order_id.0));
                 let n = self
                     .conn
                     .prepare_cached(
@@ -770,65 +822,22 @@ impl Tx<'_> {
     }
 
     fn fill(&mut self, run: i64, fill: &Fill, leverage: Decimal, status: OrderStatus) -> Result<(), StoreError> {
-        let existing = self
-            .conn
-            .prepare_cached(
-                "SELECT run_id, order_id, agent, symbol, side, qty, price, fee, ts_ms FROM fills WHERE venue = ?1 AND trade_id = ?2",
-            )
-            .and_then(|mut s| {
-                s.query_row(params![fill.venue, id(fill.trade_id)], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
-                        r.get::<_, String>(5)?,
-                        r.get::<_, String>(6)?,
-                        r.get::<_, String>(7)?,
-                        r.get::<_, i64>(8)?,
-                    ))
-                })
-                .optional()
-            })
-            .map_err(self.sql("cannot look up a fill"))?;
-        if let Some(row) = existing {
-            let same = row
-                == (
-                    run,
-                    id(fill.order_id.0),
-                    fill.agent.as_str().to_owned(),
-                    fill.symbol.as_str().to_owned(),
-                    fill.side.as_str().to_owned(),
-                    dec(fill.qty),
-                    dec(fill.price),
-                    dec(fill.fee),
-                    fill.ts_ms,
-                );
-            if same {
-                self.counts.duplicates += 1;
-            } else {
-                tracing::error!(venue = %fill.venue, trade_id = fill.trade_id, "a different fill reuses a stored trade id: kept in fill_conflicts, not applied");
-                let json = serde_json::to_string(fill).unwrap_or_default();
-                self.conn
-                    .execute(
-                        "INSERT INTO fill_conflicts (run_id, venue, trade_id, ts_ms, fill) VALUES (?1, ?2, ?3, ?4, ?5)",
-                        params![run, fill.venue, id(fill.trade_id), fill.ts_ms, json],
-                    )
-                    .map_err(self.sql("cannot store a conflicting fill"))?;
-                self.counts.conflicts += 1;
-                self.counts.rows += 1;
-            }
-            return Ok(());
-        }
-        let account = self.account(run, fill.agent)?;
-        let effect = account.apply_fill(fill, leverage);
+        // Insert first (one statement for the common case). The realised P&L stored with the
+        // row is computed on a copy of the position; the account changes only if the row is new.
+        let mut position = self
+            .account(run, fill.agent)?
+            .position(fill.symbol)
+            .cloned()
+            .unwrap_or_else(|| Position::flat(fill.symbol, fill.ts_ms));
+        let realized = position.apply(fill.side, fill.qty, fill.price, fill.fee, fill.ts_ms).realized_pnl;
         let seq = self.seq();
-        self.conn
+        let inserted = self
+            .conn
             .prepare_cached(
                 "INSERT INTO fills (run_id, seq, venue, trade_id, order_id, agent, symbol, side, qty, price, fee, liquidity,
                                     purpose, liquidation, leverage, order_status, realized_pnl, ts_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+                 ON CONFLICT (venue, trade_id) DO NOTHING",
             )
             .and_then(|mut s| {
                 s.execute(params![
@@ -848,22 +857,40 @@ impl Tx<'_> {
                     fill.liquidation,
                     dec(leverage),
                     status.as_str(),
-                    dec(effect.realized_pnl),
+                    dec(realized),
                     fill.ts_ms
                 ])
             })
             .map_err(self.sql("cannot store a fill"))?;
+        if inserted == 0 {
+            return self.duplicate_fill(run, fill);
+        }
+        let effect = self.account(run, fill.agent)?.apply_fill(fill, leverage);
+        debug_assert_eq!(effect.realized_pnl, realized);
         self.counts.rows += 1;
         self.counts.fills += 1;
         self.touch(run, fill.agent, Some(fill.symbol), fill.ts_ms);
-        // The order's cumulative fill, as the engine keeps it.
-        let filled: Option<String> = self
-            .conn
-            .prepare_cached("SELECT filled_qty FROM orders WHERE run_id = ?1 AND order_id = ?2")
-            .and_then(|mut s| s.query_row(params![run, id(fill.order_id.0)], |r| r.get(0)).optional())
-            .map_err(self.sql("cannot read an order"))?;
+        // The order's cumulative fill, as the engine keeps it (cached for orders accepted since
+        // the writer's books were last reset; read from the row otherwise).
+        let key = (run, fill.order_id.0);
+        let filled = match self.books.order_fills.get(&key) {
+            Some(q) => Some(*q),
+            None => {
+                let stored: Option<String> = self
+                    .conn
+                    .prepare_cached("SELECT filled_qty FROM orders WHERE run_id = ?1 AND order_id = ?2")
+                    .and_then(|mut s| s.query_row(params![run, id(fill.order_id.0)], |r| r.get(0)).optional())
+                    .map_err(self.sql("cannot read an order"))?;
+                stored.map(|q| Decoder::new(self.path, "orders").dec("filled_qty", &q)).transpose()?
+            }
+        };
         if let Some(filled) = filled {
-            let filled = Decoder::new(self.path, "orders").dec("filled_qty", &filled)? + fill.qty;
+            let filled = filled + fill.qty;
+            if status.is_terminal() {
+                self.books.order_fills.remove(&key);
+            } else {
+                self.books.order_fills.insert(key, filled);
+            }
             self.conn
                 .prepare_cached(
                     "UPDATE orders SET status = ?3, filled_qty = ?4, updated_ms = ?5 WHERE run_id = ?1 AND order_id = ?2",
@@ -872,8 +899,60 @@ impl Tx<'_> {
                 .map_err(self.sql("cannot update an order"))?;
             self.counts.rows += 1;
         }
-        let ev = OrderEvent::new(fill.order_id.0, fill.ts_ms, "filled", Some(status));
-        self.order_event(run, OrderEvent { qty: Some(fill.qty), price: Some(fill.price), ..ev })
+        Ok(())
+    }
+
+    /// A fill whose (venue, trade id) is already stored: a replay is ignored; a different fill
+    /// under the same id is kept in `fill_conflicts` and never applied.
+    fn duplicate_fill(&mut self, run: i64, fill: &Fill) -> Result<(), StoreError> {
+        let existing = self
+            .conn
+            .prepare_cached(
+                "SELECT run_id, order_id, agent, symbol, side, qty, price, fee, ts_ms FROM fills WHERE venue = ?1 AND trade_id = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![fill.venue, id(fill.trade_id)], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, String>(6)?,
+                        r.get::<_, String>(7)?,
+                        r.get::<_, i64>(8)?,
+                    ))
+                })
+            })
+            .map_err(self.sql("cannot look up a fill"))?;
+        let same = existing
+            == (
+                run,
+                id(fill.order_id.0),
+                fill.agent.as_str().to_owned(),
+                fill.symbol.as_str().to_owned(),
+                fill.side.as_str().to_owned(),
+                dec(fill.qty),
+                dec(fill.price),
+                dec(fill.fee),
+                fill.ts_ms,
+            );
+        if same {
+            self.counts.duplicates += 1;
+            return Ok(());
+        }
+        tracing::error!(venue = %fill.venue, trade_id = fill.trade_id, "a different fill reuses a stored trade id: kept in fill_conflicts, not applied");
+        let json = serde_json::to_string(fill).unwrap_or_default();
+        self.conn
+            .execute(
+                "INSERT INTO fill_conflicts (run_id, venue, trade_id, ts_ms, fill) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![run, fill.venue, id(fill.trade_id), fill.ts_ms, json],
+            )
+            .map_err(self.sql("cannot store a conflicting fill"))?;
+        self.counts.conflicts += 1;
+        self.counts.rows += 1;
+        Ok(())
     }
 
     fn journal(&mut self, run: i64, rec: &JournalRecord) -> Result<(), StoreError> {
@@ -1243,6 +1322,6 @@ pub(crate) fn load_positions(
         });
     }
     // `Account` keeps positions in `Symbol` order (which is not the text order of the column).
-    out.sort_by_key(|a| a.symbol);
+    out.sort_by_key(|p| p.symbol);
     Ok(out)
 }
