@@ -4,8 +4,9 @@
 
 mod store_support;
 
+use alphatx::agents::adaptive::SizeAdjustment;
 use alphatx::domain::{Account, OrderId, OrderKind, OrderPurpose, OrderStatus, Side};
-use alphatx::engine::journal::JournalRecord;
+use alphatx::engine::journal::{JournalRecord, TransferRecord};
 use alphatx::execution::ExecEvent;
 use alphatx::risk::TradingState;
 use alphatx::store::{Ledger, LedgerBatch, verify_positions};
@@ -82,7 +83,7 @@ fn session(ledger: &Ledger, run: i64) -> Vec<ExecEvent> {
         plan_record(alice(), btc(), Some(plan(btc(), dec!(99), T0 + 1)), T0 + 1),
     ];
     let j2 = vec![
-        JournalRecord::Decision(decision(2, bob(), T0 + 11)),
+        JournalRecord::Decision(adjusted_decision()),
         JournalRecord::Refusal(refusal(bob(), T0 + 11, 9)),
         JournalRecord::StateChange(state(Some(bob()), T0 + 12, false, TradingState::Reducing)),
         JournalRecord::StateChange(state(Some(bob()), T0 + 13, true, TradingState::Halted)),
@@ -91,6 +92,7 @@ fn session(ledger: &Ledger, run: i64) -> Vec<ExecEvent> {
         plan_record(bob(), eth(), Some(plan(eth(), dec!(2100), T0 + 31)), T0 + 31),
         plan_record(alice(), eth(), Some(plan(eth(), dec!(1900), T0 + 32)), T0 + 32),
         plan_record(alice(), eth(), None, T0 + 33),
+        JournalRecord::Transfer(transfer()),
         JournalRecord::Equity(equity(alice(), T0 + 60_000, dec!(10001.25))),
         JournalRecord::Equity(equity(bob(), T0 + 60_000, dec!(5002))),
     ];
@@ -103,7 +105,37 @@ fn session(ledger: &Ledger, run: i64) -> Vec<ExecEvent> {
     events
 }
 
-/// The engine's view: the same venue events applied to fresh accounts in memory.
+/// Bob's decision 2, sized down by adaptive sizing.
+fn adjusted_decision() -> alphatx::engine::journal::DecisionRecord {
+    let mut d = decision(2, bob(), T0 + 11);
+    d.adjustment = Some(SizeAdjustment {
+        scale: 0.625,
+        performance: 0.78125,
+        volatility: 0.8,
+        trades: 12,
+        t_stat: Some(-0.875),
+        atr_pct: Some(1.5),
+        usual_atr_pct: Some(1.2),
+    });
+    d
+}
+
+/// Capital re-weighting moved 250.25 of alice's free cash to bob.
+fn transfer() -> TransferRecord {
+    TransferRecord {
+        ts_ms: T0 + 35,
+        from: alice(),
+        to: bob(),
+        amount: dec!(250.25),
+        from_cash: dec!(9749.75),
+        to_cash: dec!(5250.75),
+        reason: "re-weighting: sharpe rank".into(),
+        reversal: false,
+    }
+}
+
+/// The engine's view: the same venue events (and the transfer, which comes after all of them)
+/// applied to fresh accounts in memory.
 fn replay(events: &[ExecEvent]) -> Vec<Account> {
     let mut accounts = vec![Account::new(alice(), dec!(10000)), Account::new(bob(), dec!(5000.50))];
     for ev in events {
@@ -116,6 +148,9 @@ fn replay(events: &[ExecEvent]) -> Vec<Account> {
             _ => {}
         }
     }
+    let t = transfer();
+    accounts[0].cash -= t.amount;
+    accounts[1].cash += t.amount;
     accounts
 }
 
@@ -174,7 +209,21 @@ fn a_session_resumes_exactly() {
             (bob(), vec![(T0, 5000.5), (T0 + 60_000, 5002.0)])
         ]
     );
-    assert_eq!(st.recent_decisions, vec![decision(1, alice(), T0 - 5), decision(2, bob(), T0 + 11)]);
+    assert_eq!(st.recent_decisions, vec![decision(1, alice(), T0 - 5), adjusted_decision()]);
+
+    // The transfer is stored once, and the accounts rows carry it.
+    let conn = reader(&path);
+    assert_eq!(count(&conn, "SELECT count(*) FROM transfers WHERE amount = '250.25' AND reversal = 0"), 1);
+    let cash = |agent: &str| -> String {
+        conn.query_row(
+            "SELECT cash FROM accounts WHERE run_id = ?1 AND agent = ?2",
+            rusqlite::params![run, agent],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(cash("alice").parse::<Decimal>().unwrap(), expected[0].cash);
+    assert_eq!(cash("bob").parse::<Decimal>().unwrap(), expected[1].cash);
 
     // Ids continue after everything used: the refused order 9, decision 2, trade 4.
     assert_eq!((st.next_order_id, st.next_decision_id, st.next_trade_id), (10, 3, 5));

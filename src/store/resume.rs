@@ -1,7 +1,7 @@
 //! Reading a run back: the state a restarted arena resumes from, and consistency checks.
 //!
-//! Accounts are rebuilt from the stored fills and funding payments (in the order they were
-//! stored) with the same domain code the engine uses, so they are exactly what the engine had;
+//! Accounts are rebuilt from the stored fills, funding payments and capital transfers (in the order
+//! they were stored) with the same domain code the engine uses, so they are exactly what the engine had;
 //! the `accounts`/`positions` rows are only compared against them ([`verify_positions`]).
 //! Everything here reads committed data through a read-only connection.
 
@@ -36,7 +36,7 @@ pub struct ResumeState {
     /// Latest event time stored for the run (fills, orders, funding, equity, decisions, risk
     /// events, commands, plans); `started_ms` when nothing was stored yet.
     pub last_ts_ms: i64,
-    /// Rebuilt from the stored fills and funding payments (exact), one per registered agent,
+    /// Rebuilt from the stored fills, funding payments and transfers (exact), one per registered agent,
     /// in registration order.
     pub accounts: Vec<Account>,
     /// Orders whose latest status is open or partially filled.
@@ -141,6 +141,7 @@ fn load_in(conn: &Connection, path: &Path, profile: &str) -> Result<Option<Resum
                         coalesce((SELECT max(ts_ms) FROM decisions WHERE run_id = ?1), 0),
                         coalesce((SELECT max(ts_ms) FROM risk_events WHERE run_id = ?1), 0),
                         coalesce((SELECT max(ts_ms) FROM commands WHERE run_id = ?1), 0),
+                        coalesce((SELECT max(ts_ms) FROM transfers WHERE run_id = ?1), 0),
                         coalesce((SELECT max(ts_ms) FROM exit_plans WHERE run_id = ?1), 0))",
             params![run_id],
             |r| r.get(0),
@@ -242,8 +243,8 @@ fn starting_accounts(conn: &Connection, path: &Path, run_id: i64) -> Result<Vec<
         .collect()
 }
 
-/// Every stored fill and funding payment of a run applied in ledger order to the starting
-/// balances: the accounts exactly as the engine had them.
+/// Every stored fill, funding payment and capital transfer of a run applied in ledger order to
+/// the starting balances: the accounts exactly as the engine had them.
 pub(crate) fn rebuild_accounts(conn: &Connection, path: &Path, run_id: i64) -> Result<Vec<Account>, StoreError> {
     let mut accounts = starting_accounts(conn, path, run_id)?;
     let index: BTreeMap<AgentId, usize> = accounts.iter().enumerate().map(|(i, a)| (a.agent, i)).collect();
@@ -258,17 +259,36 @@ pub(crate) fn rebuild_accounts(conn: &Connection, path: &Path, run_id: i64) -> R
              UNION ALL
              SELECT seq, 1, NULL, NULL, NULL, agent, symbol, NULL, NULL, NULL, amount, NULL, NULL, NULL, NULL, ts_ms
              FROM funding WHERE run_id = ?1
+             UNION ALL
+             SELECT seq, 2, NULL, NULL, NULL, from_agent, to_agent, NULL, NULL, NULL, amount, NULL, NULL, NULL, NULL, ts_ms
+             FROM transfers WHERE run_id = ?1
              ORDER BY 1",
         )
         .map_err(StoreError::sqlite(path, "cannot read fills"))?;
     let mut rows = stmt.query(params![run_id]).map_err(StoreError::sqlite(path, "cannot read fills"))?;
     let sql = |e| StoreError::Sqlite { path: path.to_owned(), context: "cannot read fills", error: e };
     while let Some(r) = rows.next().map_err(sql)? {
-        let is_funding: i64 = r.get(1).map_err(sql)?;
+        let kind: i64 = r.get(1).map_err(sql)?;
         let agent: String = r.get(5).map_err(sql)?;
-        let symbol: String = r.get(6).map_err(sql)?;
         let ts_ms: i64 = r.get(15).map_err(sql)?;
         let agent = fd.agent("agent", &agent)?;
+        if kind == 2 {
+            let td = Decoder::new(path, "transfers");
+            let to: String = r.get(6).map_err(sql)?;
+            let to = td.agent("to_agent", &to)?;
+            let amount: String = r.get(10).map_err(sql)?;
+            let amount = td.dec("amount", &amount)?;
+            match (index.get(&agent), index.get(&to)) {
+                (Some(&f), Some(&t)) => {
+                    accounts[f].cash -= amount;
+                    accounts[t].cash += amount;
+                }
+                _ => tracing::warn!(run_id, from = %agent, %to, "transfer between agents without accounts: skipped"),
+            }
+            continue;
+        }
+        let is_funding = kind == 1;
+        let symbol: String = r.get(6).map_err(sql)?;
         let symbol = fd.symbol("symbol", &symbol)?;
         let Some(&i) = index.get(&agent) else {
             // Records of an agent without an account row cannot be applied; the writer always
@@ -276,7 +296,7 @@ pub(crate) fn rebuild_accounts(conn: &Connection, path: &Path, run_id: i64) -> R
             tracing::warn!(run_id, %agent, "fill or funding of an agent with no account: skipped");
             continue;
         };
-        if is_funding == 1 {
+        if is_funding {
             let amount: String = r.get(10).map_err(sql)?;
             accounts[i].apply_funding(symbol, gd.dec("amount", &amount)?);
             continue;
@@ -508,7 +528,7 @@ pub(crate) fn decisions_tail(
 }
 
 pub(crate) const DECISION_COLUMNS: &str = "decision_id, agent, ts_ms, source, reasoning, proposals, outcomes, error, \
-     latency_ms, prompt, raw_response, input_tokens, output_tokens, cost_usd";
+     latency_ms, prompt, raw_response, input_tokens, output_tokens, cost_usd, adjustment";
 
 /// A decision row (selected with [`DECISION_COLUMNS`]) back into the engine's record.
 pub(crate) fn decision_from_row(r: &rusqlite::Row<'_>, path: &Path) -> Result<DecisionRecord, StoreError> {
@@ -533,7 +553,10 @@ pub(crate) fn decision_from_row(r: &rusqlite::Row<'_>, path: &Path) -> Result<De
         input_tokens: codec::count_back(r.get(11).map_err(sql)?),
         output_tokens: codec::count_back(r.get(12).map_err(sql)?),
         cost_usd: r.get(13).map_err(sql)?,
-        adjustment: None,
+        adjustment: match r.get::<_, Option<String>>(14).map_err(sql)? {
+            Some(text) => Some(d.json("adjustment", &text)?),
+            None => None,
+        },
     })
 }
 

@@ -24,7 +24,7 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const JOURNAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
 /// The schema, one entry per version: `MIGRATIONS[i]` takes the file from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1];
+pub const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// Version 1: the whole ledger.
 const V1: &str = r#"
@@ -258,6 +258,32 @@ CREATE TABLE exit_plans (
     FOREIGN KEY (run_id, agent) REFERENCES agents(run_id, agent)
 ) STRICT;
 CREATE INDEX exit_plans_by_symbol ON exit_plans(run_id, agent, symbol, id);
+"#;
+
+/// Version 2: capital transfers between agents, and the size adjustment of adaptive decisions.
+const V2: &str = r#"
+-- Free cash moved between two agents' accounts by the arena's capital re-weighting
+-- (`reversal` = 1: moved back because the venue refused). Applied, in `seq` order with fills
+-- and funding, when accounts are rebuilt.
+CREATE TABLE transfers (
+    id          INTEGER PRIMARY KEY,
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    seq         INTEGER NOT NULL,
+    ts_ms       INTEGER NOT NULL,
+    from_agent  TEXT    NOT NULL,
+    to_agent    TEXT    NOT NULL,
+    amount      TEXT    NOT NULL,
+    from_cash   TEXT    NOT NULL,       -- both accounts' cash after the transfer
+    to_cash     TEXT    NOT NULL,
+    reason      TEXT    NOT NULL,
+    reversal    INTEGER NOT NULL,
+    FOREIGN KEY (run_id, from_agent) REFERENCES agents(run_id, agent),
+    FOREIGN KEY (run_id, to_agent) REFERENCES agents(run_id, agent)
+) STRICT;
+CREATE INDEX transfers_by_run ON transfers(run_id, seq);
+
+-- The size adjustment (JSON) an adaptive rule agent applied to the decision's entries.
+ALTER TABLE decisions ADD COLUMN adjustment TEXT;
 "#;
 
 /// The schema version this binary writes.

@@ -186,7 +186,7 @@ pub(crate) struct Writer {
     books: Books,
     known_runs: HashSet<i64>,
     known_agents: HashSet<(i64, AgentId)>,
-    /// Next value of the ledger-wide event sequence (fills, funding, order events).
+    /// Next value of the ledger-wide event sequence (fills, funding, order events, transfers).
     next_seq: i64,
     retry_at: Option<Instant>,
     backoff: Duration,
@@ -229,7 +229,8 @@ impl Writer {
         let next_seq: i64 = conn
             .query_row(
                 "SELECT max(coalesce((SELECT max(seq) FROM fills), 0), coalesce((SELECT max(seq) FROM funding), 0),
-                            coalesce((SELECT max(seq) FROM order_events), 0)) + 1",
+                            coalesce((SELECT max(seq) FROM order_events), 0),
+                            coalesce((SELECT max(seq) FROM transfers), 0)) + 1",
                 [],
                 |r| r.get(0),
             )
@@ -961,12 +962,14 @@ impl Tx<'_> {
                 self.ensure_agent(run, d.agent)?;
                 let proposals = serde_json::to_string(&d.decision.proposals).unwrap_or_else(|_| "[]".into());
                 let outcomes = serde_json::to_string(&d.outcomes).unwrap_or_else(|_| "[]".into());
+                let adjustment = d.adjustment.as_ref().and_then(|a| serde_json::to_string(a).ok());
                 let n = self
                     .conn
                     .prepare_cached(
                         "INSERT INTO decisions (run_id, decision_id, agent, ts_ms, source, reasoning, proposals, outcomes, error,
-                                                latency_ms, prompt, raw_response, input_tokens, output_tokens, cost_usd)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                                                latency_ms, prompt, raw_response, input_tokens, output_tokens, cost_usd,
+                                                adjustment)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
                          ON CONFLICT (run_id, decision_id) DO NOTHING",
                     )
                     .and_then(|mut s| {
@@ -985,7 +988,8 @@ impl Tx<'_> {
                             d.raw_response,
                             codec::count(d.input_tokens),
                             codec::count(d.output_tokens),
-                            if d.cost_usd.is_finite() { d.cost_usd } else { 0.0 }
+                            if d.cost_usd.is_finite() { d.cost_usd } else { 0.0 },
+                            adjustment
                         ])
                     })
                     .map_err(self.sql("cannot store a decision"))?;
@@ -1084,11 +1088,38 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// A capital transfer: stored in ledger order and applied to both accounts' cash.
     fn transfer(&mut self, run: i64, t: &crate::engine::journal::TransferRecord) -> Result<(), StoreError> {
         self.ensure_agent(run, t.from)?;
         self.ensure_agent(run, t.to)?;
-        let detail = serde_json::to_string(t).unwrap_or_default();
-        self.risk_event(run, t.ts_ms, Some(t.from), "transfer", None, None, &t.reason, None, None, &detail)
+        let seq = self.seq();
+        self.conn
+            .prepare_cached(
+                "INSERT INTO transfers (run_id, seq, ts_ms, from_agent, to_agent, amount, from_cash, to_cash, reason,
+                                        reversal)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    run,
+                    seq,
+                    t.ts_ms,
+                    t.from.as_str(),
+                    t.to.as_str(),
+                    dec(t.amount),
+                    dec(t.from_cash),
+                    dec(t.to_cash),
+                    t.reason,
+                    i64::from(t.reversal)
+                ])
+            })
+            .map_err(self.sql("cannot store a transfer"))?;
+        self.counts.rows += 1;
+        self.account(run, t.from)?.cash -= t.amount;
+        self.account(run, t.to)?.cash += t.amount;
+        self.touch(run, t.from, None, t.ts_ms);
+        self.touch(run, t.to, None, t.ts_ms);
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
