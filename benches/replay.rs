@@ -14,7 +14,7 @@
 //! 1.58 M bars/s (28.5 ms); one year, reference agent 1.51 M bars/s (0.36 s); one year, default
 //! arena of five agents 0.93 M bars/s (0.58 s).
 //!
-//! Throughput is bars per second. The market data directory is `$ALPHATX_MARKET_DATA`, else
+//! The market data directory is `$ALPHATX_MARKET_DATA`, else
 //! `<manifest>/../shared/market-data`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

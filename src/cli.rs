@@ -139,8 +139,29 @@ pub struct BacktestArgs {
     /// Write every LLM decision of this backtest to FILE (JSON Lines) for a later --replay-decisions.
     #[arg(long, value_name = "FILE")]
     pub record_decisions: Option<PathBuf>,
+    /// Write every fill to FILE (CSV with a header: time, agent, symbol, side, qty, price, fee...),
+    /// to compare with `alphatx export --what trades` of a live run.
+    #[arg(long, value_name = "FILE")]
+    pub fills: Option<PathBuf>,
+    /// Write every equity sample to FILE (CSV, the columns of `alphatx export --what equity`).
+    #[arg(long, value_name = "FILE")]
+    pub equity: Option<PathBuf>,
     #[command(flatten)]
     pub data: DataArgs,
+}
+
+impl Default for BacktestArgs {
+    fn default() -> Self {
+        Self {
+            days: 30.0,
+            json: false,
+            replay_decisions: None,
+            record_decisions: None,
+            fills: None,
+            equity: None,
+            data: DataArgs::default(),
+        }
+    }
 }
 
 #[derive(Debug, Args, Clone)]

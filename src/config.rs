@@ -98,7 +98,7 @@ pub struct MarketConfig {
 
 impl Default for MarketConfig {
     fn default() -> Self {
-        Self { source: SourceKind::Sim, venue: LiveVenue::Binance, symbols: default_symbols() }
+        Self { source: SourceKind::Auto, venue: LiveVenue::Binance, symbols: default_symbols() }
     }
 }
 
@@ -788,7 +788,7 @@ mod tests {
             ("[paper]\nstarting_balance = \"0\"\n", "paper.starting_balance"),
             ("[risk]\nmax_leverage = 500\n", "risk.max_leverage"),
             ("[market]\nsymbols = []\n", "market.symbols"),
-            ("[market]\nsymbols = [\"DOGEUSDT\"]\n", "market.symbols"),
+            ("[market]\nsource = \"sim\"\nsymbols = [\"DOGEUSDT\"]\n", "market.symbols"),
             ("[logging]\nlevel = \"loud!!\"\n", "logging.level"),
             ("[live]\nstale_after_secs = 0.0\n", "live.stale_after_secs"),
             ("[live]\nbackoff_min_ms = 5000\nbackoff_max_secs = 1\n", "live.backoff_max_secs"),

@@ -17,6 +17,8 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 const CONFIG: &str = r#"
+[market]
+source = "sim"
 [sim]
 warmup_days = 1
 [engine]

@@ -346,6 +346,7 @@ fn a_backtest_on_a_binance_day_reports_every_agent_the_baseline_and_the_warmup_w
         replay_decisions: None,
         record_decisions: None,
         data: DataArgs { files: vec![shared("binance-klines/um-BTCUSDT-1m-2022-09-05.csv")], symbol: None },
+        ..Default::default()
     };
     let (report, _) = alphatx::app::backtest(&alphatx::config::Config::default(), &args).unwrap();
     assert_eq!(report.source, "replay");

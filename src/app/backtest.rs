@@ -28,10 +28,11 @@ use crate::agents::llm::{LlmAgent, LlmSetup, build_llm_agents, failure_code};
 use crate::cli::BacktestArgs;
 use crate::clock::ManualClock;
 use crate::config::{Config, MarketConfig, SourceKind, StrategyParams};
-use crate::domain::{AgentId, Instrument, MarketData, MarketEvent, Timeframe};
+use crate::domain::{AgentId, Instrument, Liquidity, MarketEvent, Timeframe};
 use crate::engine::journal::JournalRecord;
 use crate::engine::state::AgentDriver;
 use crate::engine::{AgentReply, AgentReport, Driver, Durability, ReplyMeta};
+use crate::execution::ExecEvent;
 use crate::market::candles::CandleInput;
 use crate::market::replay::{self, ReplayData, ReplaySummary};
 use crate::market::sim::{SimMarket, SimMode};
@@ -100,15 +101,26 @@ pub fn lookahead_warning(source: &str, has_llm: bool) -> Option<String> {
     })
 }
 
-/// How LLM agents are answered in a backtest.
+/// How LLM agents are answered in a backtest, and the files it writes besides its report.
 #[derive(Clone, Copy)]
-pub struct LlmOptions<'a> {
+pub struct BacktestOptions<'a> {
     /// Key lookup, HTTP client and directories of the model clients.
     pub setup: &'a LlmSetup<'a>,
     /// Answer from decisions recorded earlier instead of calling the models.
     pub replay_decisions: Option<&'a Path>,
     /// Write every LLM decision to this file (JSON Lines).
     pub record_decisions: Option<&'a Path>,
+    /// Write every fill to this file (CSV).
+    pub fills: Option<&'a Path>,
+    /// Write every equity sample to this file (CSV).
+    pub equity: Option<&'a Path>,
+}
+
+impl<'a> BacktestOptions<'a> {
+    /// Models answered through `setup`; no decision files, no CSV output.
+    pub fn new(setup: &'a LlmSetup<'a>) -> Self {
+        Self { setup, replay_decisions: None, record_decisions: None, fills: None, equity: None }
+    }
 }
 
 /// The model clients' setup of a command-line backtest: keys from the process environment, the
@@ -136,10 +148,15 @@ pub fn backtest_with(
     args: &BacktestArgs,
     setup: &LlmSetup<'_>,
 ) -> anyhow::Result<(BacktestReport, BacktestTiming)> {
-    let llm = LlmOptions {
+    if args.data.files.is_empty() {
+        super::check_history_source(config, "backtest")?;
+    }
+    let llm = BacktestOptions {
         setup,
         replay_decisions: args.replay_decisions.as_deref(),
         record_decisions: args.record_decisions.as_deref(),
+        fills: args.fills.as_deref(),
+        equity: args.equity.as_deref(),
     };
     if config.market.source == SourceKind::Replay || !args.data.files.is_empty() {
         let mut settings = config.replay.clone();
@@ -171,6 +188,8 @@ struct Arena {
     remote: bool,
     has_llm: bool,
     recorder: Option<(PathBuf, std::io::BufWriter<std::fs::File>)>,
+    fills: Option<CsvFile>,
+    equity: Option<CsvFile>,
     failure_reasons: HashMap<AgentId, BTreeMap<String, u64>>,
 }
 
@@ -180,7 +199,7 @@ impl Arena {
         instruments: Vec<Instrument>,
         clock: ManualClock,
         input: CandleInput,
-        llm: LlmOptions<'_>,
+        llm: BacktestOptions<'_>,
     ) -> anyhow::Result<Self> {
         // Replayed LLM agents need no key: their answers come from the file.
         let replay = match llm.replay_decisions {
@@ -216,7 +235,9 @@ impl Arena {
             None => None,
         };
         let driver = build_driver_with_agents(config, instruments, clock, input, Durability::Direct, specs)?;
-        Ok(Self { driver, answers, remote, has_llm, recorder, failure_reasons: HashMap::new() })
+        let fills = llm.fills.map(|p| CsvFile::create(p, FILL_COLUMNS)).transpose()?;
+        let equity = llm.equity.map(|p| CsvFile::create(p, EQUITY_COLUMNS)).transpose()?;
+        Ok(Self { driver, answers, remote, has_llm, recorder, fills, equity, failure_reasons: HashMap::new() })
     }
 
     /// After a market step: answers the LLM requests and drops the records (no ledger in a
@@ -231,8 +252,44 @@ impl Arena {
     }
 
     fn drain_records(&mut self) -> anyhow::Result<()> {
-        if self.has_llm || self.recorder.is_some() {
+        if let Some(out) = self.fills.as_mut() {
+            for ev in self.driver.take_venue_log() {
+                if let ExecEvent::Filled { fill: f, leverage, .. } = &ev {
+                    out.row(&[
+                        &f.ts_ms.to_string(),
+                        &time_text(f.ts_ms),
+                        f.agent.as_str(),
+                        f.symbol.as_str(),
+                        f.side.as_str(),
+                        &f.qty.to_string(),
+                        &f.price.to_string(),
+                        &(f.qty * f.price).to_string(),
+                        &f.fee.to_string(),
+                        match f.liquidity {
+                            Liquidity::Maker => "maker",
+                            Liquidity::Taker => "taker",
+                        },
+                        f.purpose.as_str(),
+                        if f.liquidation { "true" } else { "false" },
+                        &leverage.to_string(),
+                        &f.trade_id.to_string(),
+                        &f.order_id.0.to_string(),
+                    ])?;
+                }
+            }
+        }
+        if self.has_llm || self.recorder.is_some() || self.equity.is_some() {
             for record in self.driver.take_journal() {
+                if let (JournalRecord::Equity(e), Some(out)) = (&record, self.equity.as_mut()) {
+                    out.row(&[
+                        &e.ts_ms.to_string(),
+                        &time_text(e.ts_ms),
+                        e.agent.as_str(),
+                        &e.equity.to_string(),
+                        &e.cash.to_string(),
+                        &e.unrealized_pnl.to_string(),
+                    ])?;
+                }
                 if let JournalRecord::Decision(d) = &record
                     && d.source == "llm"
                 {
@@ -263,6 +320,9 @@ impl Arena {
         self.drain_records()?;
         if let Some((path, w)) = self.recorder.as_mut() {
             w.flush().with_context(|| format!("cannot write the decisions file {}", path.display()))?;
+        }
+        for out in [self.fills.as_mut(), self.equity.as_mut()].into_iter().flatten() {
+            out.flush()?;
         }
         let mut warnings: Vec<String> = lookahead_warning(source, self.has_llm).into_iter().collect();
         let answered_by = match &self.answers {
@@ -298,13 +358,68 @@ impl Arena {
     }
 }
 
+/// Columns of `--fills`: those of `alphatx export --what trades` without the ledger's run id
+/// and realised P&L.
+const FILL_COLUMNS: &[&str] = &[
+    "ts_ms",
+    "time",
+    "agent",
+    "symbol",
+    "side",
+    "qty",
+    "price",
+    "notional",
+    "fee",
+    "liquidity",
+    "purpose",
+    "liquidation",
+    "leverage",
+    "trade_id",
+    "order_id",
+];
+
+/// Columns of `--equity`.
+const EQUITY_COLUMNS: &[&str] = &["ts_ms", "time", "agent", "equity", "cash", "unrealized_pnl"];
+
+/// A CSV file written row by row (fields are names, numbers and times: nothing to quote).
+struct CsvFile {
+    path: PathBuf,
+    w: std::io::BufWriter<std::fs::File>,
+}
+
+impl CsvFile {
+    fn create(path: &Path, columns: &[&str]) -> anyhow::Result<Self> {
+        let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        let mut out = Self { path: path.to_owned(), w: std::io::BufWriter::new(file) };
+        out.row(columns)?;
+        Ok(out)
+    }
+
+    fn row(&mut self, fields: &[&str]) -> anyhow::Result<()> {
+        writeln!(self.w, "{}", fields.join(",")).with_context(|| format!("cannot write {}", self.path.display()))
+    }
+
+    fn flush(&mut self) -> anyhow::Result<()> {
+        self.w.flush().with_context(|| format!("cannot write {}", self.path.display()))
+    }
+}
+
+/// RFC 3339 UTC time of an epoch-ms timestamp, as `alphatx export` writes it.
+fn time_text(ts_ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ts_ms).map(|t| t.to_string()).unwrap_or_default()
+}
+
 /// Whether the configured agent `name` is an LLM agent.
 fn is_llm(config: &Config, name: AgentId) -> bool {
     config.agents.iter().any(|c| c.name == name && matches!(c.strategy(), Ok(StrategyParams::Llm(_))))
 }
 
 /// Runs a backtest of `days` days (after the warm-up) on the simulated market.
-pub fn sim_backtest(config: &Config, days: f64, llm: LlmOptions<'_>) -> anyhow::Result<(BacktestReport, Duration)> {
+pub fn sim_backtest(
+    config: &Config,
+    days: f64,
+    llm: BacktestOptions<'_>,
+) -> anyhow::Result<(BacktestReport, Duration)> {
     if !(days.is_finite() && days > 0.0 && days <= 3650.0) {
         bail!("--days must be in (0, 3650], got {days}");
     }
@@ -329,6 +444,8 @@ pub fn sim_backtest(config: &Config, days: f64, llm: LlmOptions<'_>) -> anyhow::
         if warming && buf[0].ts_ms > warm_end {
             warming = false;
             arena.driver.engine.set_warming(false);
+            arena.driver.tick();
+            arena.after_step()?;
         }
         for ev in buf.drain(..) {
             arena.driver.on_market(ev);
@@ -443,27 +560,43 @@ pub fn warmup_warnings(config: &Config, span_ms: i64) -> Vec<String> {
 /// (building the arena included, reading the files not).
 pub fn replay_backtest(config: &Config, data: ReplayData) -> anyhow::Result<(BacktestReport, Duration)> {
     let setup = env_llm_setup();
-    replay_backtest_with(config, data, LlmOptions { setup: &setup, replay_decisions: None, record_decisions: None })
+    replay_backtest_with(config, data, BacktestOptions::new(&setup))
 }
 
 /// [`replay_backtest`] with explicit LLM options.
 pub fn replay_backtest_with(
     config: &Config,
     mut data: ReplayData,
-    llm: LlmOptions<'_>,
+    llm: BacktestOptions<'_>,
 ) -> anyhow::Result<(BacktestReport, Duration)> {
     let config = replay_config(config, &mut data)?;
     let (Some(start), Some((_, last))) = (data.start_ms(), data.span_ms()) else {
         bail!("the data hold no events");
     };
-    let warm_end = start + i64::from(config.replay.warmup_hours) * 3_600_000;
+    // A recording says where its session went live: the history before that warms up, as it
+    // did in the session, unless replay.warmup_hours asks for something else.
+    let recorded_warmup = data.summary.live_from_ms.filter(|t| *t > start && config.replay.warmup_hours == 0);
+    let warm_end = recorded_warmup.unwrap_or(start + i64::from(config.replay.warmup_hours) * 3_600_000);
     if warm_end >= last {
-        bail!(
-            "replay.warmup_hours ({} h) covers all the data ({} → {}); lower it",
-            config.replay.warmup_hours,
-            crate::clock::fmt_ts(start),
-            crate::clock::fmt_ts(last)
-        );
+        match recorded_warmup {
+            Some(t) => bail!(
+                "the recording ends ({}) before its session went live ({}): it holds only warm-up history",
+                crate::clock::fmt_ts(last),
+                crate::clock::fmt_ts(t)
+            ),
+            None => bail!(
+                "replay.warmup_hours ({} h) covers all the data ({} → {}); lower it",
+                config.replay.warmup_hours,
+                crate::clock::fmt_ts(start),
+                crate::clock::fmt_ts(last)
+            ),
+        }
+    }
+    if let Some(t) = recorded_warmup {
+        data.summary.notes.push(format!(
+            "warm-up: the recording's history until {} (where its session went live); agents trade after it",
+            crate::clock::fmt_ts(t)
+        ));
     }
     let mut warnings = warmup_warnings(&config, last - start);
     if last - start < 4 * 3_600_000 {
@@ -482,13 +615,10 @@ pub fn replay_backtest_with(
     let symbols: Vec<String> = data.symbols().iter().map(|s| s.to_string()).collect();
     let mut events: u64 = 0;
     let mut minute = Timeframe::M1.bucket_start(start);
-    let mut trades_mode = input == CandleInput::Trades;
+    // Candles come from bars whenever the data have them (as in live sessions, whose feeds
+    // deliver closed 1m bars); trade-only data build them from trades.
+    let trades_mode = input == CandleInput::Trades;
     for ev in data.iter() {
-        if !trades_mode && matches!(ev.data, MarketData::Trade { .. }) {
-            // A recording that goes live after a bar back-fill: candles continue from trades.
-            trades_mode = true;
-            arena.driver.engine.set_candle_input(CandleInput::Trades);
-        }
         if trades_mode {
             // The clock closes quiet minutes, as the live runner's ticks do.
             let m = Timeframe::M1.bucket_start(ev.ts_ms);
@@ -501,6 +631,10 @@ pub fn replay_backtest_with(
         if warming && ev.ts_ms > warm_end {
             warming = false;
             arena.driver.engine.set_warming(false);
+            // The curves start where the warm-up ended, as a live session's do; LLM requests
+            // made there are answered at that time.
+            arena.driver.tick();
+            arena.after_step()?;
         }
         arena.driver.on_market(ev.clone());
         events += 1;
@@ -523,7 +657,7 @@ pub fn replay_backtest_with(
         fills: driver.engine.counters().fills,
         agents: driver.engine.reports(),
         data: Some(summary),
-        warmup_hours: Some(config.replay.warmup_hours),
+        warmup_hours: Some(((warm_end - start) as f64 / 3_600_000.0).ceil() as u32),
         llm: llm_usage,
         warnings,
     };

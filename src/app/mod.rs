@@ -8,7 +8,7 @@ mod scan;
 pub mod sources;
 
 pub use backtest::{
-    BacktestReport, BacktestTiming, LlmOptions, LlmUsage, backtest, backtest_with, env_llm_setup, format_report,
+    BacktestOptions, BacktestReport, BacktestTiming, LlmUsage, backtest, backtest_with, env_llm_setup, format_report,
     lookahead_warning, replay_backtest, replay_backtest_with, replay_config, sim_backtest, warmup_warnings,
 };
 pub use build::{build_agents, build_agents_with_env, build_driver, build_driver_with_agents, sim_config};
@@ -23,6 +23,22 @@ use crate::cli::GlobalArgs;
 use crate::config::Config;
 
 pub(crate) const DAY_MS: i64 = 86_400_000;
+
+/// Backtests and scans run on history: the sim market or replayed files. `auto` means the sim
+/// there; a live venue is refused with the way to get its history.
+pub(crate) fn check_history_source(config: &Config, command: &str) -> anyhow::Result<()> {
+    use crate::config::SourceKind;
+    match config.market.source {
+        SourceKind::Binance | SourceKind::Hyperliquid => bail!(
+            "`alphatx {command}` runs on the sim market or on files (--source replay --file PATH); for {} history, \
+             record a live session with `alphatx --source {} --record FILE` or download Binance public data, then \
+             pass the files with --file",
+            config.market.source.as_str(),
+            config.market.source.as_str()
+        ),
+        SourceKind::Sim | SourceKind::Auto | SourceKind::Replay => Ok(()),
+    }
+}
 
 /// Fixed start of simulated backtests (2025-01-01 00:00 UTC): never the wall clock, so the same
 /// seed always gives the same report.

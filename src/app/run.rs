@@ -221,24 +221,27 @@ async fn run_async(config: Config, paths: Paths, args: RunArgs, ui: Option<UiOpt
             id
         }
     };
-    let recorder = match &args.record {
-        Some(path) => {
-            let header = RecordingHeader::new(source.name(), now_ms, source.instruments.clone());
-            Some(super::sources::Recorder::start(path, header).await?)
-        }
-        None => None,
-    };
-
     // History the run already saw builds candles and indicators only; the time the program was
     // down (resumed runs) also reaches the venue, whose resting stops and targets fire as a real
     // exchange's would, durably; then the arena goes live.
+    // A fresh run's venue sees the warm-up history too (it holds no orders yet, so nothing
+    // matches): its volume estimates are then warm when agents start, exactly as in a replay of
+    // the same data. A resumed venue must not see again what it already matched.
     driver.engine.set_warming(true);
-    let seen_until = resume.as_ref().map_or(i64::MAX, |r| r.last_ts_ms);
+    let seen_until = resume.as_ref().map_or(i64::MIN, |r| r.last_ts_ms);
     // Market time never goes back: an accelerated run that got ahead of the wall clock resumes
     // where its market was, not at "now".
     let m1 = crate::domain::Timeframe::M1;
     let live_from =
         m1.bucket_start(now_ms).max(resume.as_ref().map_or(i64::MIN, |r| m1.bucket_start(r.last_ts_ms) + 60_000));
+    let recorder = match &args.record {
+        Some(path) => {
+            let mut header = RecordingHeader::new(source.name(), now_ms, source.instruments.clone());
+            header.live_from_ms = Some(live_from);
+            Some(super::sources::Recorder::start(path, header).await?)
+        }
+        None => None,
+    };
     let mut seq = 0;
     let mut buf = Vec::new();
     while source.warmup_batch(live_from, &mut buf) {
@@ -259,6 +262,8 @@ async fn run_async(config: Config, paths: Paths, args: RunArgs, ui: Option<UiOpt
         }
     }
     driver.engine.set_warming(false);
+    // The equity curves start here, where the warm-up ended (a replay of a recording does the same).
+    driver.tick();
     commit_now(&mut driver, &ledger, &mut acks, run_id, &mut seq).await?;
     source.go_live();
     tracing::info!(source = source.name(), run = run_id, "warm-up history applied; going live");

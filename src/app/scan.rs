@@ -19,6 +19,9 @@ pub fn parse_at(text: &str) -> anyhow::Result<i64> {
 /// Runs the scan the command line asks for.
 pub fn scan(config: &Config, args: &ScanArgs) -> anyhow::Result<ScanReport> {
     let at = args.at.as_deref().map(parse_at).transpose()?;
+    if args.data.files.is_empty() {
+        super::check_history_source(config, "scan")?;
+    }
     if config.market.source == SourceKind::Replay || !args.data.files.is_empty() {
         return scan_replay(config, args, at);
     }

@@ -28,6 +28,10 @@ pub struct RecordingHeader {
     pub source: String,
     /// When recording started, epoch ms UTC.
     pub started_ms: i64,
+    /// Events up to and including this time were warm-up history: the session's agents did not
+    /// trade on them. A replay warms up on them too, so it trades from the same moment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_from_ms: Option<i64>,
     pub instruments: Vec<Instrument>,
 }
 
@@ -38,6 +42,7 @@ impl RecordingHeader {
             version: RECORDING_VERSION,
             source: source.to_owned(),
             started_ms,
+            live_from_ms: None,
             instruments,
         }
     }

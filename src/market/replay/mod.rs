@@ -388,6 +388,9 @@ pub struct ReplayData {
     instruments: Vec<Instrument>,
     /// Per symbol, events in time order.
     streams: Vec<Vec<MarketEvent>>,
+    /// Per stream, the recorded position of each event (file, line): recordings replay events
+    /// of the same millisecond in the order the session received them. Empty for other data.
+    keys: Vec<Vec<u64>>,
 }
 
 impl ReplayData {
@@ -413,7 +416,7 @@ impl ReplayData {
                 missing_minutes: 0,
             });
         }
-        Self { summary, input, instruments, streams }
+        Self { summary, input, instruments, streams, keys: Vec::new() }
     }
 
     /// Every stream's events, per symbol in time order.
@@ -470,12 +473,20 @@ impl ReplayData {
             k += 1;
             keep_flags[k - 1]
         });
+        if !self.keys.is_empty() {
+            let mut k = 0;
+            self.keys.retain(|_| {
+                k += 1;
+                keep_flags[k - 1]
+            });
+        }
         self.summary.symbols.retain(|s| keep.contains(&s.symbol));
     }
 
-    /// The events of every symbol merged in time order (ties in symbol order), borrowed.
+    /// The events of every symbol merged in time order (ties in recorded order for recordings,
+    /// else in symbol order), borrowed.
     pub fn iter(&self) -> ReplayIter<'_> {
-        ReplayIter { streams: &self.streams, pos: vec![0; self.streams.len()] }
+        ReplayIter { streams: &self.streams, keys: &self.keys, pos: vec![0; self.streams.len()] }
     }
 
     /// The same, as an owning source.
@@ -484,12 +495,14 @@ impl ReplayData {
     }
 }
 
-/// Picks the stream whose next event is earliest (lowest index on ties).
-fn next_stream(streams: &[Vec<MarketEvent>], pos: &[usize]) -> Option<usize> {
+/// Picks the stream whose next event is earliest; on ties the one recorded first, then the
+/// lowest index.
+fn next_stream(streams: &[Vec<MarketEvent>], keys: &[Vec<u64>], pos: &[usize]) -> Option<usize> {
+    let key = |k: usize| keys.get(k).and_then(|v| v.get(pos[k])).copied().unwrap_or(0);
     let mut best: Option<(usize, i64)> = None;
     for (k, s) in streams.iter().enumerate() {
         if let Some(e) = s.get(pos[k])
-            && best.is_none_or(|(_, t)| e.ts_ms < t)
+            && best.is_none_or(|(b, t)| e.ts_ms < t || (e.ts_ms == t && key(k) < key(b)))
         {
             best = Some((k, e.ts_ms));
         }
@@ -501,6 +514,7 @@ fn next_stream(streams: &[Vec<MarketEvent>], pos: &[usize]) -> Option<usize> {
 #[derive(Debug)]
 pub struct ReplayIter<'a> {
     streams: &'a [Vec<MarketEvent>],
+    keys: &'a [Vec<u64>],
     pos: Vec<usize>,
 }
 
@@ -508,7 +522,7 @@ impl<'a> Iterator for ReplayIter<'a> {
     type Item = &'a MarketEvent;
 
     fn next(&mut self) -> Option<&'a MarketEvent> {
-        let k = next_stream(self.streams, &self.pos)?;
+        let k = next_stream(self.streams, self.keys, &self.pos)?;
         let e = &self.streams[k][self.pos[k]];
         self.pos[k] += 1;
         Some(e)
@@ -532,7 +546,7 @@ impl Iterator for ReplaySource {
     type Item = MarketEvent;
 
     fn next(&mut self) -> Option<MarketEvent> {
-        let k = next_stream(&self.data.streams, &self.pos)?;
+        let k = next_stream(&self.data.streams, &self.data.keys, &self.pos)?;
         let e = self.data.streams[k][self.pos[k]].clone();
         self.pos[k] += 1;
         Some(e)
@@ -699,6 +713,9 @@ fn read_recording(
         .map_err(|e| ReplayError::Format { path: input.label.clone(), message: e.to_string() })?
         .header()
         .clone();
+    if let Some(t) = header.live_from_ms {
+        summary.live_from_ms = Some(summary.live_from_ms.map_or(t, |u| u.max(t)));
+    }
     let mut sink = Sink { summary, strict: settings.strict };
     let mut rows = 0u64;
     let mut accepted: Vec<(MarketEvent, u64)> = Vec::new();
@@ -840,6 +857,7 @@ fn finish(
     let label = |o: Origin| labels.get(o.file as usize).cloned().unwrap_or_default();
     let mut instruments = Vec::new();
     let mut streams = Vec::new();
+    let mut keys: Vec<Vec<u64>> = Vec::new();
     let (mut bar_syms, mut trade_syms) = (Vec::new(), Vec::new());
     let mut any_bars = false;
     for b in buckets {
@@ -848,6 +866,7 @@ fn finish(
         let mut sink = Sink { summary: &mut summary, strict: settings.strict };
         let mut gaps = 0u64;
         let mut missing = 0u64;
+        let mut order: Vec<u64> = Vec::new();
         let events: Vec<MarketEvent> = match b.rows {
             BucketRows::Bars(mut rows) => {
                 rows.sort_by_key(|(r, _)| r.open_ms);
@@ -969,6 +988,7 @@ fn finish(
                 if has_bars {
                     any_bars = true;
                 }
+                order = kept.iter().map(|(_, o)| (u64::from(o.file) << 40) | o.line.min((1 << 40) - 1)).collect();
                 kept.into_iter().map(|(e, _)| e).collect()
             }
         };
@@ -1021,6 +1041,7 @@ fn finish(
         });
         instruments.push(instrument);
         streams.push(events);
+        keys.push(order);
     }
     if !bar_syms.is_empty() && !trade_syms.is_empty() {
         return Err(ReplayError::MixedInput { bars: bar_syms.join(", "), trades: trade_syms.join(", ") });
@@ -1029,7 +1050,10 @@ fn finish(
         return Err(ReplayError::Empty(format!("no usable market data in the given files\n{}", summary.render())));
     }
     let input = if any_bars { CandleInput::Bars } else { CandleInput::Trades };
-    Ok(ReplayData { summary, input, instruments, streams })
+    if keys.iter().all(Vec::is_empty) {
+        keys.clear();
+    }
+    Ok(ReplayData { summary, input, instruments, streams, keys })
 }
 
 #[cfg(test)]

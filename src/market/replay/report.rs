@@ -136,6 +136,9 @@ pub struct ReplaySummary {
     pub skipped_files: Vec<String>,
     /// Remarks about how the data are used (COIN-M as linear, inferred instruments, ...).
     pub notes: Vec<String>,
+    /// Where the recordings' warm-up history ends (the latest, over several recordings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live_from_ms: Option<i64>,
 }
 
 impl ReplaySummary {
