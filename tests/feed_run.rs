@@ -123,7 +123,10 @@ fn auto_falls_back_to_the_sim_when_the_venue_is_unreachable_and_says_so() {
         stderr.contains("hyperliquid unreachable") && stderr.contains("using the simulated market"),
         "stderr: {stderr}"
     );
-    assert!(stdout.contains(" sim LIVE"), "the arena runs on the sim:\n{stdout}");
+    assert!(
+        stdout.contains(" sim (fallback) LIVE"),
+        "the arena runs on the sim and the status line says why:\n{stdout}"
+    );
     let logs = std::fs::read_dir(dir.join("data/logs")).unwrap();
     let log: String = logs.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap()).collect();
     assert!(log.contains("source auto: hyperliquid unreachable"), "{log}");

@@ -220,3 +220,38 @@ fn sixteen_colour_terminals_get_only_ansi_colours() {
         }
     }
 }
+
+/// The rows of the screen as text.
+fn rows_of(t: &Terminal<TestBackend>) -> Vec<String> {
+    let buf = t.backend().buffer();
+    let w = usize::from(buf.area.width);
+    buf.content().chunks(w).map(|row| row.iter().map(|c| c.symbol()).collect()).collect()
+}
+
+#[test]
+fn text_panes_stop_at_their_last_line() {
+    let mut a = app(fixture::snapshot());
+    a.size = (80, 24);
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let mut draw_now = |a: &App| {
+        t.draw(|f| alphatx::ui::render::render(f, a)).unwrap();
+        rows_of(&t)
+    };
+    actions(&mut a, &[Action::ScreenRisk]);
+    let top = draw_now(&a);
+    actions(&mut a, &[Action::Bottom]);
+    let bottom = draw_now(&a);
+    assert_ne!(top, bottom, "the Risk & health page is longer than 24 rows");
+    // The last page is full: the row above the pane's bottom border has text, so `G` shows the
+    // end of the page instead of scrolling it out of sight.
+    let border = bottom.iter().rposition(|r| r.contains('╰')).unwrap();
+    let last = bottom[border - 1].trim_matches(|c: char| c == '│' || c.is_whitespace());
+    assert!(!last.is_empty(), "{}", bottom.join("\n"));
+    // Scrolling further down changes nothing; one step up moves at once.
+    actions(&mut a, &[Action::Down, Action::Down, Action::PageDown]);
+    assert_eq!(draw_now(&a), bottom);
+    actions(&mut a, &[Action::Up]);
+    let up = draw_now(&a);
+    assert_ne!(up, bottom);
+    assert_eq!(up[border], bottom[border]);
+}

@@ -50,6 +50,15 @@ enum Feed {
     Hyperliquid(Arc<Hyperliquid>, Vec<(Symbol, Vec<Bar>)>),
 }
 
+/// Why `source = "auto"` runs the sim instead of the live venue.
+#[derive(Debug, Clone)]
+pub struct Fallback {
+    /// Short, for the header (which also shows the screen tabs at 160 columns): `fallback`.
+    pub label: String,
+    /// The whole reason, for the log and the feed detail.
+    pub note: String,
+}
+
 /// A source ready to warm the engine up and stream.
 pub struct PreparedSource {
     /// The configuration to run with (after an `auto` fallback: sim symbols only).
@@ -58,7 +67,7 @@ pub struct PreparedSource {
     /// Time of the first warm-up event: where the engine's clock starts.
     pub start_ms: i64,
     /// Why the source is not what was asked for (an `auto` fallback), shown in the header.
-    pub note: Option<String>,
+    pub fallback: Option<Fallback>,
     feed: Feed,
     /// A live venue's history was handed out.
     warmed: bool,
@@ -111,7 +120,8 @@ pub async fn prepare(config: &Config, now_ms: i64, sim_start_ms: Option<i64>) ->
             let note = format!("{} unreachable ({why}); using the simulated market", venue.as_str());
             tracing::warn!("source auto: {note}");
             let _ = std::io::Write::write_all(&mut std::io::stderr(), format!("alphatx: {note}\n").as_bytes());
-            prepare_sim(&sim_fallback_config(config)?, now_ms, sim_start_ms, Some(note))
+            let fallback = Fallback { label: "fallback".to_owned(), note };
+            prepare_sim(&sim_fallback_config(config)?, now_ms, sim_start_ms, Some(fallback))
         }
     }
 }
@@ -167,7 +177,7 @@ fn prepare_sim(
     config: &Config,
     now_ms: i64,
     sim_start_ms: Option<i64>,
-    note: Option<String>,
+    fallback: Option<Fallback>,
 ) -> anyhow::Result<PreparedSource> {
     let warmup_ms = i64::from(config.sim.warmup_days) * DAY_MS;
     let start_ms = sim_start_ms.unwrap_or_else(|| Timeframe::M1.bucket_start(now_ms - warmup_ms));
@@ -177,7 +187,7 @@ fn prepare_sim(
         config: config.clone(),
         instruments: sim.instruments(),
         start_ms,
-        note,
+        fallback,
         feed: Feed::Sim(Box::new(sim)),
         warmed: false,
     })
@@ -264,7 +274,7 @@ fn live_source(
     feed: impl FnOnce(Vec<(Symbol, Vec<Bar>)>) -> Feed,
 ) -> PreparedSource {
     let start_ms = history.iter().filter_map(|(_, b)| b.first()).map(|b| b.open_ms + MINUTE_MS).min().unwrap_or(0);
-    PreparedSource { config: config.clone(), instruments, start_ms, note: None, feed: feed(history), warmed: false }
+    PreparedSource { config: config.clone(), instruments, start_ms, fallback: None, feed: feed(history), warmed: false }
 }
 
 impl PreparedSource {
@@ -327,10 +337,10 @@ impl PreparedSource {
         shutdown: CancellationToken,
         sim_feed: impl FnOnce(SimMarket, mpsc::Sender<SourceEvent>, CancellationToken) -> JoinHandle<()>,
     ) -> JoinHandle<()> {
-        let note = self.note.clone();
+        let fallback = self.fallback.clone();
         let settings = live_settings(&self.config);
         let seed = self.config.sim.seed;
-        let (feed_tx, feed_rx) = if recorder.is_some() || note.is_some() {
+        let (feed_tx, feed_rx) = if recorder.is_some() || fallback.is_some() {
             let (a, b) = mpsc::channel(TAP_CAPACITY);
             (a, Some(b))
         } else {
@@ -347,7 +357,7 @@ impl PreparedSource {
         };
         let Some(rx) = feed_rx else { return feed };
         tokio::spawn(async move {
-            tap(rx, tx, recorder.as_ref(), note.as_deref()).await;
+            tap(rx, tx, recorder.as_ref(), fallback.as_ref()).await;
             let _ = feed.await;
             if let Some(r) = recorder {
                 r.finish().await;
@@ -356,13 +366,14 @@ impl PreparedSource {
     }
 }
 
-/// Forwards feed output to the engine, recording market events and prefixing the fallback
-/// note to feed statuses.
+/// Forwards feed output to the engine, recording market events and marking feed statuses with
+/// the `auto` fallback: the source is named `sim (fallback)` in the header and the status line,
+/// and the detail (Risk & health screen) starts with the full reason, which the log has too.
 async fn tap(
     mut rx: mpsc::Receiver<SourceEvent>,
     tx: mpsc::Sender<SourceEvent>,
     recorder: Option<&Recorder>,
-    note: Option<&str>,
+    fallback: Option<&Fallback>,
 ) {
     while let Some(mut ev) = rx.recv().await {
         match &mut ev {
@@ -371,9 +382,10 @@ async fn tap(
                     r.record(m).await;
                 }
             }
-            SourceEvent::Feed(FeedStatus { detail, .. }) => {
-                if let Some(note) = note {
-                    *detail = if detail.is_empty() { note.to_owned() } else { format!("{note} · {detail}") };
+            SourceEvent::Feed(FeedStatus { source, detail, .. }) => {
+                if let Some(Fallback { label, note }) = fallback {
+                    *source = format!("{source} ({label})");
+                    *detail = if detail.is_empty() { note.clone() } else { format!("{note} · {detail}") };
                 }
             }
         }

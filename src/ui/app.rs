@@ -188,8 +188,11 @@ impl App {
     fn move_by(&mut self, delta: isize) {
         let panel = self.view.focused();
         if panel.is_text() {
-            let cur = i64::from(self.view.scroll_of(panel));
-            let next = (cur + delta as i64).clamp(0, i64::from(u16::MAX));
+            // The renderer measured how far this panel can scroll; before its first frame
+            // anything goes (the renderer clamps what it draws).
+            let max = self.view.scroll_max.get(panel).unwrap_or(u16::MAX);
+            let cur = i64::from(self.view.scroll_of(panel).min(max));
+            let next = (cur + delta as i64).clamp(0, i64::from(max));
             self.view.scroll.insert(panel, next as u16);
             return;
         }

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use ratatui::layout::Rect;
+
 use crate::domain::AgentId;
 use crate::engine::Command;
 use crate::logging::LogLevel;
@@ -166,6 +168,28 @@ pub struct Flash {
     pub until_ms: i64,
 }
 
+/// The largest scroll offset of each text panel (its wrapped height minus what fits), written
+/// by the renderer, which is the only place that knows the width, and read by the keys, so `G`
+/// shows the last page and `k` moves from there at once.
+#[derive(Debug, Clone, Default)]
+pub struct ScrollMax(std::cell::RefCell<BTreeMap<Panel, u16>>);
+
+impl ScrollMax {
+    pub fn get(&self, panel: Panel) -> Option<u16> {
+        self.0.borrow().get(&panel).copied()
+    }
+
+    /// Records `panel`'s limit for `paragraph` (without its block: ratatui would wrap it at the
+    /// outer width) drawn in `area` (the block's inner area) and returns the offset to draw with:
+    /// `wanted`, clamped to it.
+    pub fn clamp(&self, panel: Panel, paragraph: &ratatui::widgets::Paragraph<'_>, area: Rect, wanted: u16) -> u16 {
+        let max = paragraph.line_count(area.width).saturating_sub(usize::from(area.height));
+        let max = u16::try_from(max).unwrap_or(u16::MAX);
+        self.0.borrow_mut().insert(panel, max);
+        wanted.min(max)
+    }
+}
+
 /// Everything the UI remembers between frames.
 #[derive(Debug, Clone)]
 pub struct ViewState {
@@ -176,6 +200,8 @@ pub struct ViewState {
     pub selected: BTreeMap<Panel, usize>,
     /// Scroll offset per text panel.
     pub scroll: BTreeMap<Panel, u16>,
+    /// Largest useful scroll offset per text panel, measured when it was last drawn.
+    pub scroll_max: ScrollMax,
     /// The agent the Agent screen shows and agent keys act on.
     pub agent: Option<AgentId>,
     pub popup: Option<Popup>,
@@ -196,6 +222,7 @@ impl Default for ViewState {
             focus: [0; 5],
             selected: BTreeMap::new(),
             scroll: BTreeMap::new(),
+            scroll_max: ScrollMax::default(),
             agent: None,
             popup: None,
             input: None,

@@ -201,9 +201,11 @@ fn render_detail(frame: &mut Frame<'_>, area: Rect, app: &App) {
         })
         .collect();
     let total = lines.len();
-    let scroll = app.view.scroll_of(panel).min(total.saturating_sub(1) as u16);
+    let p = Paragraph::new(lines).wrap(Wrap { trim: false });
+    let inner = block(app, panel, "", None).inner(area);
+    let scroll = app.view.scroll_max.clamp(panel, &p, inner, app.view.scroll_of(panel));
     let b = block(app, panel, format!("Decision #{}", d.id), Some(format!("line {}/{total} · c copies", scroll + 1)));
-    frame.render_widget(Paragraph::new(lines).block(b).wrap(Wrap { trim: false }).scroll((scroll, 0)), area);
+    frame.render_widget(p.block(b).scroll((scroll, 0)), area);
 }
 
 fn render_trades(frame: &mut Frame<'_>, area: Rect, app: &App, a: &AgentSnapshot) {

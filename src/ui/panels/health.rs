@@ -56,10 +56,13 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, _density: Density) {
     if snap.risk.limits.is_empty() {
         lines.push(dim("  none reported".into()));
     }
+    // Columns as wide as their longest entry (arena.max_gross_exposure_x is 26 characters).
+    let name_w = snap.risk.limits.iter().map(|l| l.name.chars().count() + 1).max().unwrap_or(0).max(22);
+    let value_w = snap.risk.limits.iter().map(|l| l.value.chars().count() + 1).max().unwrap_or(0).max(10);
     for l in &snap.risk.limits {
         lines.push(Line::from(vec![
-            Span::styled(format!("  {:<22}", l.name), t.style(Role::TextDim)),
-            Span::styled(format!("{:<10}", l.value), t.style(Role::Text)),
+            Span::styled(format!("  {:<name_w$}", l.name), t.style(Role::TextDim)),
+            Span::styled(format!("{:<value_w$}", l.value), t.style(Role::Text)),
             Span::styled(l.description.clone(), t.style(Role::TextDim)),
         ]));
     }
@@ -95,15 +98,18 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, _density: Density) {
     if snap.risk.breakers.is_empty() {
         lines.push(dim("  none reported by the engine in this build".into()));
     }
+    let breaker_label = |b: &crate::engine::snapshot::BreakerView| {
+        format!("{} ({})", b.name, b.agent.map_or_else(|| "arena".to_owned(), |a| a.to_string()))
+    };
+    let label_w = snap.risk.breakers.iter().map(|b| breaker_label(b).chars().count() + 1).max().unwrap_or(0).max(22);
     for b in &snap.risk.breakers {
-        let who = b.agent.map_or_else(|| "arena".to_owned(), |a| a.to_string());
         let (word, role) = if b.tripped {
             (format!("{} TRIPPED", g.halted()), Role::Halted)
         } else {
             (format!("{} ok", g.ok()), Role::Ok)
         };
         lines.push(Line::from(vec![
-            Span::styled(format!("  {:<22}", format!("{} ({who})", b.name)), t.style(Role::TextDim)),
+            Span::styled(format!("  {:<label_w$}", breaker_label(b)), t.style(Role::TextDim)),
             Span::styled(format!("{word:<12}"), t.style(role)),
             Span::styled(
                 format!(" {:.2}{u} / {:.2}{u} → {}", b.value, b.threshold, b.action.as_str(), u = b.unit),
@@ -260,8 +266,8 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, _density: Density) {
         }
     }
 
-    let total = lines.len() as u16;
-    let scroll = app.view.scroll_of(Panel::Health).min(total.saturating_sub(1));
     let b = block(app, Panel::Health, "Risk & health", Some("j/k scroll".into()));
-    frame.render_widget(Paragraph::new(lines).block(b).wrap(Wrap { trim: false }).scroll((scroll, 0)), area);
+    let p = Paragraph::new(lines).wrap(Wrap { trim: false });
+    let scroll = app.view.scroll_max.clamp(Panel::Health, &p, b.inner(area), app.view.scroll_of(Panel::Health));
+    frame.render_widget(p.block(b).scroll((scroll, 0)), area);
 }

@@ -116,8 +116,9 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App) {
             Span::styled(fmt::one_line(e.outcome.as_deref().unwrap_or(&e.text)), t.style(Role::Loss)),
         ]));
     }
-    let scroll = app.view.scroll_of(Panel::Risk);
-    frame.render_widget(Paragraph::new(lines).block(b).scroll((scroll, 0)), area);
+    let p = Paragraph::new(lines);
+    let scroll = app.view.scroll_max.clamp(Panel::Risk, &p, b.inner(area), app.view.scroll_of(Panel::Risk));
+    frame.render_widget(p.block(b).scroll((scroll, 0)), area);
 }
 
 fn ratio(v: f64, limit: f64) -> f64 {
