@@ -9,7 +9,7 @@ use ratatui::widgets::{Cell, Row, Table, TableState};
 
 use super::{block, highlight};
 use crate::clock::fmt_time;
-use crate::engine::snapshot::LogKind;
+use crate::engine::snapshot::{LogEntry, LogKind};
 use crate::ui::app::App;
 use crate::ui::render::Density;
 use crate::ui::rows;
@@ -77,13 +77,25 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, density: Density) {
         })
         .collect();
     let (widths, header) = if wide {
+        // Agent and outcome columns as wide as their longest entry (within bounds): the
+        // reasoning gets the rest, not a fixed share that stays empty for most rows.
+        let longest = |f: &dyn Fn(&LogEntry) -> usize, min: usize, max: usize| {
+            let n = list.iter().map(|e| f(e)).max().unwrap_or(0).clamp(min, max);
+            u16::try_from(n).unwrap_or(u16::MAX)
+        };
+        let agent_w = longest(
+            &|e| e.agent.map_or_else(|| rows::kind_label(e.kind).chars().count(), |a| a.as_str().chars().count()),
+            6,
+            16,
+        );
+        let outcome_w = longest(&|e| e.outcome.as_deref().map_or(0, |o| o.chars().count()), 7, 22);
         (
             vec![
                 Constraint::Length(8),
-                Constraint::Length(12),
+                Constraint::Length(agent_w),
                 Constraint::Length(18),
-                Constraint::Fill(3),
-                Constraint::Fill(2),
+                Constraint::Fill(1),
+                Constraint::Length(outcome_w),
             ],
             vec!["Time", "Agent", "Decision", "Reasoning", "Outcome"],
         )

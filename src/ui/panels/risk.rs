@@ -22,6 +22,9 @@ fn worst_drawdown(snap: &Snapshot) -> f64 {
     snap.agents.iter().filter(|a| !a.benchmark).map(|a| a.metrics.max_drawdown_pct).fold(0.0, f64::max)
 }
 
+/// Width of the label column ("arena gross exposure").
+const LABEL_W: usize = 20;
+
 fn breaker_named<'a>(snap: &'a Snapshot, needle: &str) -> Option<&'a crate::engine::snapshot::BreakerView> {
     snap.risk.breakers.iter().filter(|b| b.agent.is_none()).find(|b| b.name.to_lowercase().contains(needle))
 }
@@ -32,18 +35,18 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let snap = &app.snapshot;
     let b = block(app, Panel::Risk, "Risk", None);
     let inner_w = super::inner_width(area);
-    let bar_w = inner_w.saturating_sub(14 + 5 + 16).clamp(4, 24);
+    let bar_w = inner_w.saturating_sub(LABEL_W + 5 + 16).clamp(4, 24);
     let mut lines: Vec<Line<'_>> = Vec::new();
     for gauge in &snap.risk.gauges {
         let detail = format!("{:.2}{u}/{:.2}{u}", gauge.value, gauge.limit, u = gauge.unit);
-        lines.push(gauge_line(&format!("arena {}", gauge.name), 14, gauge.ratio(), bar_w, detail, t, g));
+        lines.push(gauge_line(&format!("arena {}", gauge.name), LABEL_W, gauge.ratio(), bar_w, detail, t, g));
     }
     for a in snap.agents.iter().filter(|a| !a.benchmark) {
         if let Some(gauge) = a.gauges.iter().find(|x| x.name == "margin used") {
             let detail = format!("{:.0}%", gauge.value);
             lines.push(gauge_line(
-                &fmt::truncate(&format!("{} margin", a.id), 14, g.ellipsis()),
-                14,
+                &fmt::truncate(&format!("{} margin", a.id), LABEL_W, g.ellipsis()),
+                LABEL_W,
                 gauge.ratio(),
                 bar_w,
                 detail,
@@ -54,38 +57,45 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App) {
     }
     let (total, day, _) = rows::day_pnl(snap);
     let day_pct = if total - day > 0.0 { day / (total - day) * 100.0 } else { 0.0 };
-    match breaker_named(snap, "daily") {
-        Some(br) => lines.push(gauge_line(
-            "daily loss",
-            14,
-            ratio(br.value, br.threshold),
-            bar_w,
-            format!("{:.2}/{:.2}{}", br.value, br.threshold, br.unit),
-            t,
-            g,
-        )),
-        None => lines.push(Line::from(vec![
-            Span::styled(format!("{:14} ", "day P&L"), t.style(Role::Text)),
-            Span::styled(fmt::pct(day_pct), super::pnl_style(app, day)),
-            Span::styled("  no daily-loss breaker configured", t.style(Role::TextDim)),
-        ])),
+    // Day P&L and drawdown: the arena's gauges above show them against their breakers; without
+    // those gauges, the arena breaker's own figures, or the plain number.
+    let has_gauge = |name: &str| snap.risk.gauges.iter().any(|x| x.name == name);
+    if !has_gauge("daily loss") {
+        match breaker_named(snap, "daily") {
+            Some(br) => lines.push(gauge_line(
+                "daily loss",
+                LABEL_W,
+                ratio(br.value, br.threshold),
+                bar_w,
+                format!("{:.2}{u}/{:.2}{u}", br.value, br.threshold, u = br.unit),
+                t,
+                g,
+            )),
+            None => lines.push(Line::from(vec![
+                Span::styled(format!("{:LABEL_W$} ", "day P&L"), t.style(Role::Text)),
+                Span::styled(fmt::pct(day_pct), super::pnl_style(app, day)),
+                Span::styled("  no daily-loss breaker configured", t.style(Role::TextDim)),
+            ])),
+        }
     }
     let dd = worst_drawdown(snap);
-    match breaker_named(snap, "drawdown") {
-        Some(br) => lines.push(gauge_line(
-            "drawdown",
-            14,
-            ratio(br.value, br.threshold),
-            bar_w,
-            format!("{:.2}/{:.2}{}", br.value, br.threshold, br.unit),
-            t,
-            g,
-        )),
-        None => lines.push(Line::from(vec![
-            Span::styled(format!("{:14} ", "max drawdown"), t.style(Role::Text)),
-            Span::styled(format!("{dd:.2}%"), t.style(if dd > 0.0 { Role::Loss } else { Role::Neutral })),
-            Span::styled("  no drawdown breaker configured", t.style(Role::TextDim)),
-        ])),
+    if !has_gauge("drawdown") {
+        match breaker_named(snap, "drawdown") {
+            Some(br) => lines.push(gauge_line(
+                "drawdown",
+                LABEL_W,
+                ratio(br.value, br.threshold),
+                bar_w,
+                format!("{:.2}{u}/{:.2}{u}", br.value, br.threshold, u = br.unit),
+                t,
+                g,
+            )),
+            None => lines.push(Line::from(vec![
+                Span::styled(format!("{:LABEL_W$} ", "max drawdown"), t.style(Role::Text)),
+                Span::styled(format!("{dd:.2}%"), t.style(if dd > 0.0 { Role::Loss } else { Role::Neutral })),
+                Span::styled("  no drawdown breaker configured", t.style(Role::TextDim)),
+            ])),
+        }
     }
     let tripped: Vec<_> = snap.risk.breakers.iter().filter(|b| b.tripped).collect();
     if snap.risk.breakers.is_empty() {
