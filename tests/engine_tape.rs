@@ -9,11 +9,14 @@ use alphatx::agents::scripted::Scripted;
 use alphatx::agents::{Decision, Proposal, Signal};
 use alphatx::clock::ManualClock;
 use alphatx::domain::{
-    AgentId, Bar, Instrument, MarketData, MarketEvent, OrderKind, OrderPurpose, Side, Symbol, Timeframe,
+    Account, AgentId, Bar, ClosedTrade, Instrument, MarketData, MarketEvent, OrderKind, OrderPurpose, Side, Symbol,
+    Timeframe,
 };
 use alphatx::engine::journal::{JournalRecord, ProposalOutcome};
 use alphatx::engine::state::AgentDriver;
-use alphatx::engine::{AgentReply, AgentSpec, Command, Driver, Durability, Engine, EngineConfig, ReplyMeta};
+use alphatx::engine::{
+    AgentReply, AgentSpec, Command, Driver, Durability, Engine, EngineConfig, ReplyMeta, RestoreData,
+};
 use alphatx::execution::ExecutionClient;
 use alphatx::execution::paper::{PaperConfig, PaperExchange};
 use alphatx::market::candles::CandleInput;
@@ -531,4 +534,40 @@ fn stale_data_pauses_decisions_and_repeated_failures_pause_slow_agents() {
     d.on_market(flat_bar(310, dec!(60000)));
     d.tick();
     assert!(d.take_requests().is_empty(), "paused: not asked again");
+}
+
+/// A restarted run keeps its trade statistics: the closed round trips and fees the ledger
+/// rebuilt go back into the leaderboard's metrics (trades, win rate, profit factor, fee share).
+#[test]
+fn a_resumed_engine_keeps_its_trade_statistics() {
+    let trade = |net: Decimal, gross: Decimal| ClosedTrade {
+        symbol: btc(),
+        side: Side::Buy,
+        max_qty: dec!(0.1),
+        entry_price: dec!(60000),
+        exit_price: dec!(60000) + gross * dec!(10),
+        gross_pnl: gross,
+        fees: gross - net,
+        funding: Decimal::ZERO,
+        net_pnl: net,
+        opened_ms: 0,
+        closed_ms: MIN,
+    };
+    let mut d = scripted(Vec::new());
+    let mut account = Account::new(alice(), dec!(10000));
+    account.cash = dec!(10000) + dec!(94) - dec!(56);
+    let data = RestoreData {
+        run_id: 7,
+        accounts: vec![account],
+        history: vec![(alice(), vec![trade(dec!(94), dec!(100)), trade(dec!(-56), dec!(-50))], dec!(12))],
+        ..RestoreData::default()
+    };
+    let report = d.engine.restore(&data);
+    assert_eq!(report.agents_restored, 1);
+    let m = d.engine.snapshot().agents[0].metrics.clone();
+    assert_eq!(m.trades, 2);
+    assert_eq!(m.win_rate_pct, Some(50.0));
+    assert_eq!(m.profit_factor, Some(94.0 / 56.0));
+    assert_eq!(m.fees, 12.0);
+    assert_eq!(m.fees_pct_of_gross, Some(12.0 / 50.0 * 100.0));
 }

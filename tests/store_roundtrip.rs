@@ -5,14 +5,15 @@
 mod store_support;
 
 use alphatx::agents::adaptive::SizeAdjustment;
-use alphatx::domain::{Account, OrderId, OrderKind, OrderPurpose, OrderStatus, Side};
+use alphatx::domain::{Account, AgentId, ClosedTrade, OrderId, OrderKind, OrderPurpose, OrderStatus, Side};
 use alphatx::engine::journal::{JournalRecord, TransferRecord};
 use alphatx::execution::ExecEvent;
 use alphatx::risk::TradingState;
-use alphatx::store::{Ledger, LedgerBatch, verify_positions};
+use alphatx::store::{Ledger, LedgerAck, LedgerBatch, verify_positions};
 use rust_decimal::Decimal;
 use rust_decimal::dec;
 use store_support::*;
+use tokio::sync::mpsc::UnboundedReceiver;
 
 const T0: i64 = 1_700_000_000_000;
 
@@ -22,9 +23,8 @@ fn batch(seq: u64, run_id: i64, exec: Vec<ExecEvent>, journal: Vec<JournalRecord
 
 /// A scripted session: orders through their whole lifecycle, fills, funding and every journal
 /// record. Returns the venue events in order (to replay them in memory).
-fn session(ledger: &Ledger, run: i64) -> Vec<ExecEvent> {
+fn session(ledger: &Ledger, acks: &mut UnboundedReceiver<LedgerAck>, run: i64) -> Vec<ExecEvent> {
     let mut events = Vec::new();
-    let mut acks = ledger.acks().unwrap();
     // 1: a market buy that fills in two parts.
     let buy = request(1, alice(), btc(), Side::Buy, dec!(0.30), OrderKind::Market);
     let b1 = vec![
@@ -100,7 +100,7 @@ fn session(ledger: &Ledger, run: i64) -> Vec<ExecEvent> {
     events.extend(b2.iter().cloned());
     ledger.append(batch(1, run, b1, j1)).unwrap();
     ledger.append(batch(2, run, b2, j2)).unwrap();
-    let got = wait_acks(&mut acks, 2);
+    let got = wait_acks(acks, 2);
     assert_eq!(got.iter().map(|a| (a.seq, a.result.clone())).collect::<Vec<_>>(), vec![(1, Ok(())), (2, Ok(()))]);
     events
 }
@@ -154,6 +154,26 @@ fn replay(events: &[ExecEvent]) -> Vec<Account> {
     accounts
 }
 
+/// The engine's trade statistics input: round trips closed by the fills, and fees, per agent.
+fn trade_history(events: &[ExecEvent]) -> Vec<(AgentId, Vec<ClosedTrade>, Decimal)> {
+    let mut accounts = [Account::new(alice(), dec!(10000)), Account::new(bob(), dec!(5000.50))];
+    let mut out = vec![(alice(), Vec::new(), Decimal::ZERO), (bob(), Vec::new(), Decimal::ZERO)];
+    for ev in events {
+        let i = accounts.iter().position(|a| a.agent == ev.agent()).unwrap();
+        match ev {
+            ExecEvent::Filled { fill, leverage, .. } => {
+                out[i].2 += fill.fee;
+                if let Some(t) = accounts[i].apply_fill(fill, *leverage).closed {
+                    out[i].1.push(t);
+                }
+            }
+            ExecEvent::Funding { symbol, amount, .. } => accounts[i].apply_funding(*symbol, *amount),
+            _ => {}
+        }
+    }
+    out
+}
+
 #[test]
 fn a_session_resumes_exactly() {
     let dir = tempfile::tempdir().unwrap();
@@ -161,7 +181,17 @@ fn a_session_resumes_exactly() {
     let ledger = Ledger::open(&path).unwrap();
     assert!(ledger.resume_state("default").unwrap().is_none());
     let run = ledger.begin_run(new_run("default")).unwrap();
-    let events = session(&ledger, run);
+    let mut acks = ledger.acks().unwrap();
+    let mut events = session(&ledger, &mut acks, run);
+    // 3: bob buys back his short: a closed round trip (its funding included).
+    let cover = request(7, bob(), eth(), Side::Buy, dec!(2), OrderKind::Market);
+    let b3 = vec![
+        accepted(cover, T0 + 50),
+        filled(fill(5, 7, bob(), eth(), Side::Buy, dec!(2), dec!(1990.5), T0 + 50), OrderStatus::Filled),
+    ];
+    events.extend(b3.iter().cloned());
+    ledger.append(batch(3, run, b3, Vec::new())).unwrap();
+    assert_eq!(wait_acks(&mut acks, 1)[0].result, Ok(()));
     ledger.close().unwrap();
 
     let ledger = Ledger::open(&path).unwrap();
@@ -179,8 +209,18 @@ fn a_session_resumes_exactly() {
     assert_eq!(st.accounts, expected);
     assert_eq!(st.accounts[0].positions.len(), 1);
     assert_eq!(st.accounts[0].qty(btc()), dec!(0.20));
-    assert_eq!(st.accounts[1].qty(eth()), dec!(-2));
+    assert_eq!(st.accounts[1].qty(eth()), Decimal::ZERO);
     assert_eq!(st.accounts[1].funding, dec!(0.40020000));
+
+    // Trade history: every closed round trip and the fees, as the engine booked them, so the
+    // leaderboard's trades, win rate and fee share continue after a restart.
+    let history: Vec<_> = st.history.iter().map(|h| (h.agent, h.closed.clone(), h.fees)).collect();
+    assert_eq!(history, trade_history(&events));
+    assert_eq!(st.history[0].closed.len(), 0, "alice only reduced her long");
+    assert_eq!(st.history[1].closed.len(), 1);
+    let cover = &st.history[1].closed[0];
+    assert_eq!((cover.side, cover.entry_price, cover.exit_price), (Side::Sell, dec!(1999.99), dec!(1990.5)));
+    assert_eq!(cover.funding, dec!(0.40020000));
     assert!(verify_positions(&path, run).unwrap().is_empty());
 
     // Open orders: only the take-profit is still resting, exactly as accepted.
@@ -225,9 +265,9 @@ fn a_session_resumes_exactly() {
     assert_eq!(cash("alice").parse::<Decimal>().unwrap(), expected[0].cash);
     assert_eq!(cash("bob").parse::<Decimal>().unwrap(), expected[1].cash);
 
-    // Ids continue after everything used: the refused order 9, decision 2, trade 4.
-    assert_eq!((st.next_order_id, st.next_decision_id, st.next_trade_id), (10, 3, 5));
-    assert_eq!(ledger.next_trade_id("paper").unwrap(), 5);
+    // Ids continue after everything used: the refused order 9, decision 2, trade 5.
+    assert_eq!((st.next_order_id, st.next_decision_id, st.next_trade_id), (10, 3, 6));
+    assert_eq!(ledger.next_trade_id("paper").unwrap(), 6);
     assert_eq!(ledger.next_trade_id("binance").unwrap(), 1);
     ledger.close().unwrap();
 }
@@ -238,7 +278,7 @@ fn order_lifecycle_and_history_are_stored() {
     let path = dir.path().join("ledger.sqlite");
     let ledger = Ledger::open(&path).unwrap();
     let run = ledger.begin_run(new_run("default")).unwrap();
-    session(&ledger, run);
+    session(&ledger, &mut ledger.acks().unwrap(), run);
     ledger.close().unwrap();
     let conn = reader(&path);
     let status = |id: i64| -> (String, String, Option<String>) {

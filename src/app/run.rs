@@ -60,6 +60,7 @@ fn restore_data(state: &ResumeState) -> RestoreData {
     RestoreData {
         run_id: state.run_id,
         accounts: state.accounts.clone(),
+        history: state.history.iter().map(|h| (h.agent, h.closed.clone(), h.fees)).collect(),
         open_orders: state.open_orders.clone(),
         plans: state.plans.clone(),
         agent_states: state.agent_states.clone(),

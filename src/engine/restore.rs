@@ -9,13 +9,17 @@ use super::guard::{BreakerKind, Trip};
 use super::journal::{DecisionRecord, StateChangeRecord};
 use super::snapshot::{LogEntry, LogKind};
 use super::state::ExitPlan;
-use crate::domain::{Account, AgentId, Order, Symbol};
+use rust_decimal::Decimal;
+
+use crate::domain::{Account, AgentId, ClosedTrade, Order, Symbol};
 
 /// Everything a resumed engine takes back.
 #[derive(Debug, Clone, Default)]
 pub struct RestoreData {
     pub run_id: i64,
     pub accounts: Vec<Account>,
+    /// Closed round trips and total fees per agent (the performance statistics continue).
+    pub history: Vec<(AgentId, Vec<ClosedTrade>, Decimal)>,
     pub open_orders: Vec<Order>,
     pub plans: Vec<(AgentId, ExitPlan)>,
     /// Latest state record per agent, and the arena's.
@@ -107,6 +111,13 @@ impl Engine {
                     }
                 }
             }
+        }
+        for (agent, trades, fees) in &data.history {
+            let Some(slot) = self.agents.iter_mut().find(|a| a.id == *agent) else { continue };
+            for trade in trades {
+                slot.tracker.on_trade(trade);
+            }
+            slot.tracker.on_fee(crate::analytics::decimal_to_f64(*fees));
         }
         for (agent, points) in &data.equity {
             let Some(slot) = self.agents.iter_mut().find(|a| a.id == *agent) else { continue };

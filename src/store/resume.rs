@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
+use rust_decimal::Decimal;
 use serde::Serialize;
 
 use super::codec::{self, Decoder};
@@ -16,7 +17,7 @@ use super::schema;
 use super::{StoreError, writer};
 use crate::agents::{Decision, Proposal};
 use crate::analytics::decimal_to_f64;
-use crate::domain::{Account, AgentId, Fill, Order, OrderId, OrderRequest, Position, Symbol};
+use crate::domain::{Account, AgentId, ClosedTrade, Fill, Order, OrderId, OrderRequest, Position, Symbol};
 use crate::engine::journal::{BreakerRecord, DecisionRecord, ProposalOutcome, StateChangeRecord};
 use crate::engine::state::ExitPlan;
 
@@ -39,6 +40,9 @@ pub struct ResumeState {
     /// Rebuilt from the stored fills, funding payments and transfers (exact), one per registered agent,
     /// in registration order.
     pub accounts: Vec<Account>,
+    /// Every round trip closed in the run and the fees paid, per agent in registration order:
+    /// the leaderboard's trades, win rate, profit factor and fee share continue from them.
+    pub history: Vec<TradeHistory>,
     /// Orders whose latest status is open or partially filled.
     pub open_orders: Vec<Order>,
     /// The latest plan per (agent, symbol) that is not retired.
@@ -58,6 +62,14 @@ pub struct ResumeState {
     /// Next trade id of the paper venue: trade ids are unique per venue across runs.
     pub next_trade_id: u64,
     pub next_decision_id: u64,
+}
+
+/// The closed round trips and fees of one agent, from its fills in ledger order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TradeHistory {
+    pub agent: AgentId,
+    pub closed: Vec<ClosedTrade>,
+    pub fees: Decimal,
 }
 
 /// One stored run, for listings.
@@ -118,7 +130,7 @@ fn load_in(conn: &Connection, path: &Path, profile: &str) -> Result<Option<Resum
     let Some((run_id, started_ms, sim_start_ms, seed)) = run else { return Ok(None) };
     let seed = d.seed(seed.as_deref())?;
 
-    let accounts = rebuild_accounts(conn, path, run_id)?;
+    let (accounts, history) = rebuild(conn, path, run_id)?;
     let open_orders = open_orders(conn, path, run_id)?;
     let plans = plans(conn, path, run_id)?;
     let (agent_states, arena_state) = states(conn, path, run_id)?;
@@ -172,6 +184,7 @@ fn load_in(conn: &Connection, path: &Path, profile: &str) -> Result<Option<Resum
         seed,
         last_ts_ms,
         accounts,
+        history,
         open_orders,
         plans,
         agent_states,
@@ -246,7 +259,14 @@ fn starting_accounts(conn: &Connection, path: &Path, run_id: i64) -> Result<Vec<
 /// Every stored fill, funding payment and capital transfer of a run applied in ledger order to
 /// the starting balances: the accounts exactly as the engine had them.
 pub(crate) fn rebuild_accounts(conn: &Connection, path: &Path, run_id: i64) -> Result<Vec<Account>, StoreError> {
+    rebuild(conn, path, run_id).map(|(accounts, _)| accounts)
+}
+
+/// [`rebuild_accounts`], plus the round trips the fills closed and the fees they paid.
+fn rebuild(conn: &Connection, path: &Path, run_id: i64) -> Result<(Vec<Account>, Vec<TradeHistory>), StoreError> {
     let mut accounts = starting_accounts(conn, path, run_id)?;
+    let mut history: Vec<TradeHistory> =
+        accounts.iter().map(|a| TradeHistory { agent: a.agent, closed: Vec::new(), fees: Decimal::ZERO }).collect();
     let index: BTreeMap<AgentId, usize> = accounts.iter().enumerate().map(|(i, a)| (a.agent, i)).collect();
     let fd = Decoder::new(path, "fills");
     let gd = Decoder::new(path, "funding");
@@ -318,9 +338,12 @@ pub(crate) fn rebuild_accounts(conn: &Connection, path: &Path, run_id: i64) -> R
             ts_ms,
         };
         let leverage = fd.dec("leverage", &text(14)?)?;
-        accounts[i].apply_fill(&fill, leverage);
+        history[i].fees += fill.fee;
+        if let Some(trade) = accounts[i].apply_fill(&fill, leverage).closed {
+            history[i].closed.push(trade);
+        }
     }
-    Ok(accounts)
+    Ok((accounts, history))
 }
 
 /// Compares the `positions` rows of a run with positions rebuilt from its fills; empty when
