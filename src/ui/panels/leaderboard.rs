@@ -105,7 +105,8 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, density: Density) {
                 Constraint::Length(5),
                 Constraint::Length(6),
                 Constraint::Length(9),
-                Constraint::Length(12),
+                // "✖ UNAVAILABLE" and "◐ REDUCE-ONLY" are 13 wide.
+                Constraint::Length(14),
                 Constraint::Fill(1),
             ],
         )
