@@ -571,3 +571,36 @@ fn a_resumed_engine_keeps_its_trade_statistics() {
     assert_eq!(m.fees, 12.0);
     assert_eq!(m.fees_pct_of_gross, Some(12.0 / 50.0 * 100.0));
 }
+
+/// Flattening one position closes that agent's position and cancels its stop and target in
+/// that symbol; another agent in the same symbol keeps its position and its protection.
+#[test]
+fn flatten_position_touches_one_agent_only() {
+    let bob = AgentId::new("bob").unwrap();
+    let script =
+        || vec![(2 * MIN, entry(Signal::BuyToEnter, dec!(0.1), Some(dec!(59000)), Some(dec!(61000)), dec!(1)))];
+    let spec = |id: AgentId| AgentSpec {
+        id,
+        driver: AgentDriver::Rule(Box::new(Scripted::new(Timeframe::M1, script()))),
+        benchmark: false,
+        symbols: vec![btc()],
+        balance: dec!(10000),
+        limits: None,
+    };
+    let mut d = driver_with(vec![spec(alice()), spec(bob)]);
+    d.on_market(flat_bar(0, dec!(60000)));
+    d.on_market(flat_bar(1, dec!(60000)));
+    assert_eq!(d.engine.account(alice()).unwrap().qty(btc()), dec!(0.1));
+    assert_eq!(d.engine.account(bob).unwrap().qty(btc()), dec!(0.1));
+    assert_eq!(d.exec().venue_open_orders().len(), 4, "a stop and a target each");
+
+    d.command(Command::FlattenPosition { agent: alice(), symbol: btc() });
+    assert!(d.engine.account(alice()).unwrap().is_flat());
+    assert!(d.exec().venue_account(alice()).unwrap().is_flat(), "the venue confirms alice flat");
+    assert_eq!(d.engine.account(bob).unwrap().qty(btc()), dec!(0.1), "bob keeps his position");
+    let resting = d.exec().venue_open_orders();
+    assert_eq!(resting.len(), 2, "{resting:?}");
+    assert!(resting.iter().all(|o| o.request.agent == bob), "only bob's stop and target remain");
+    let snap = d.engine.snapshot();
+    assert_eq!(snap.agents.iter().find(|a| a.id == bob).unwrap().open_orders.len(), 2);
+}

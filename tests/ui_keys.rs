@@ -92,14 +92,19 @@ fn flatten_keys_confirm_what_they_name() {
     assert!(press(&mut a, &[key('D')]).is_empty());
     assert_eq!(press(&mut a, &[key('y')]), cmd(Command::FlattenAgent { agent: fixture::id("trend") }));
 
-    // d on the Positions panel flattens the selected position's symbol.
+    // d on the Positions panel flattens the selected position: that agent, that symbol only.
     let mut a = app();
     press(&mut a, &[code(KeyCode::Tab)]);
     assert_eq!(a.view.focused(), Panel::Positions);
     assert!(press(&mut a, &[key('j'), key('d')]).is_empty());
     let Some(Popup::Confirm(c)) = &a.view.popup else { panic!("confirm popup expected") };
-    assert!(c.lines.iter().any(|l| l.contains("ETHUSDT") && l.contains("trend")), "{:?}", c.lines);
-    assert_eq!(press(&mut a, &[key('y')]), cmd(Command::FlattenSymbol { symbol: fixture::sym("ETHUSDT") }));
+    assert_eq!(c.title, "Flatten trend ETHUSDT?");
+    assert!(c.lines.iter().any(|l| l.starts_with("close ETHUSDT")), "{:?}", c.lines);
+    assert!(c.lines.iter().any(|l| l.contains("other agents keep theirs")), "{:?}", c.lines);
+    assert_eq!(
+        press(&mut a, &[key('y')]),
+        cmd(Command::FlattenPosition { agent: fixture::id("trend"), symbol: fixture::sym("ETHUSDT") })
+    );
 
     // d on the Orders screen cancels the selected (newest) order.
     let mut a = app();
@@ -151,6 +156,15 @@ fn command_line() {
     press(&mut a, &[key(':')]);
     typed(&mut a, "flatten gpt-4o");
     assert_eq!(press(&mut a, &[key('y')]), cmd(Command::FlattenAgent { agent: fixture::id("gpt-4o") }));
+    press(&mut a, &[key(':')]);
+    typed(&mut a, "flatten trend eth");
+    assert_eq!(
+        press(&mut a, &[key('y')]),
+        cmd(Command::FlattenPosition { agent: fixture::id("trend"), symbol: fixture::sym("ETHUSDT") })
+    );
+    press(&mut a, &[key(':')]);
+    assert!(typed(&mut a, "flatten trend DOGE").is_empty());
+    assert!(a.view.popup.is_none(), "an unknown symbol sends nothing");
     press(&mut a, &[key(':')]);
     typed(&mut a, "flatten all");
     assert_eq!(press(&mut a, &[key('y')]), cmd(Command::FlattenAll));

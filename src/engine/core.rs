@@ -1284,6 +1284,11 @@ impl Engine {
                 Some(a) => self.flatten(a, None, now, out),
                 None => format!("no agent named {agent}"),
             },
+            Command::FlattenPosition { agent, symbol } => match self.agent_index(*agent) {
+                Some(_) if !self.markets.iter().any(|m| m.symbol() == *symbol) => format!("no market named {symbol}"),
+                Some(a) => self.flatten(a, Some(*symbol), now, out),
+                None => format!("no agent named {agent}"),
+            },
             Command::FlattenSymbol { symbol } => {
                 if self.markets.iter().any(|m| m.symbol() == *symbol) {
                     let mut sent = Vec::new();

@@ -45,6 +45,11 @@ pub enum Command {
     FlattenAgent {
         agent: AgentId,
     },
+    /// Close one agent's position in one symbol and cancel its orders there.
+    FlattenPosition {
+        agent: AgentId,
+        symbol: Symbol,
+    },
     /// Close every agent's position in one symbol.
     FlattenSymbol {
         symbol: Symbol,
@@ -80,6 +85,7 @@ impl Command {
             Command::PauseAll => "pause all agents".into(),
             Command::ResumeAll => "resume all agents".into(),
             Command::FlattenAgent { agent } => format!("flatten {agent}"),
+            Command::FlattenPosition { agent, symbol } => format!("flatten {agent} {symbol}"),
             Command::FlattenSymbol { symbol } => format!("flatten {symbol}"),
             Command::FlattenAll => "flatten everything".into(),
             Command::SetReduceOnly { agent: Some(a), on } => format!("reduce-only {} for {a}", on_off(*on)),

@@ -612,7 +612,7 @@ impl App {
         match focus {
             Panel::Positions | Panel::AgentPositions => match self.selected_position() {
                 Some(p) => {
-                    let c = confirm_flatten_symbol(&self.snapshot, p.symbol);
+                    let c = confirm_flatten_position(&self.snapshot, p.agent, p.symbol);
                     self.view.popup = Some(Popup::Confirm(c));
                 }
                 None => self.flash("no open position to flatten", true),
@@ -673,6 +673,21 @@ impl App {
                 c.lines.retain(|l| !l.contains("halt"));
                 c.commands = vec![Command::FlattenAll];
                 self.view.popup = Some(Popup::Confirm(c));
+                Vec::new()
+            }
+            ("flatten", Some(name)) if args.len() == 2 => {
+                // `:flatten AGENT SYMBOL`: one position of one agent.
+                let Some(agent) = find_agent(&snap, name) else {
+                    return self.error(format!("no agent named `{name}` (agents: {})", agent_names(&snap)));
+                };
+                let Some(symbol) = find_symbol(&snap, args[1]) else {
+                    return self.error(format!(
+                        "no symbol `{}` (symbols: {})",
+                        args[1],
+                        snap.markets.iter().map(|m| m.base.as_str()).collect::<Vec<_>>().join(", ")
+                    ));
+                };
+                self.view.popup = Some(Popup::Confirm(confirm_flatten_position(&snap, agent, symbol)));
                 Vec::new()
             }
             ("flatten", Some(name)) => {
@@ -762,7 +777,7 @@ impl App {
                 self.error(format!("`:{cmd}` needs an argument, e.g. :{cmd} {}", example_arg(cmd)))
             }
             _ => self.error(format!(
-                "unknown command `:{cmd}`; try :pause NAME, :resume NAME|all, :flatten BTC|NAME|all, :kill, :unlatch, :theme NAME, :q"
+                "unknown command `:{cmd}`; try :pause NAME, :resume NAME|all, :flatten BTC|NAME|NAME BTC|all, :kill, :unlatch, :theme NAME, :q"
             )),
         }
     }
@@ -827,6 +842,26 @@ fn confirm_flatten_agent(a: &AgentSnapshot) -> ConfirmState {
         lines.insert(0, "no open positions".into());
     }
     ConfirmState { title: format!("Flatten {}?", a.id), lines, commands: vec![Command::FlattenAgent { agent: a.id }] }
+}
+
+fn confirm_flatten_position(snap: &Snapshot, agent: AgentId, symbol: Symbol) -> ConfirmState {
+    let mut lines: Vec<String> = snap
+        .agent(agent)
+        .into_iter()
+        .flat_map(|a| a.positions.iter())
+        .filter(|p| p.symbol == symbol)
+        .map(|p| format!("close {} {} {} at market", p.symbol, side_word(p.side), fmt::qty(p.qty)))
+        .collect();
+    if lines.is_empty() {
+        lines.push(format!("{agent} holds no {symbol} now"));
+    }
+    let orders = snap.agent(agent).map_or(0, |a| a.open_orders.iter().filter(|o| o.request.symbol == symbol).count());
+    lines.push(format!("cancel {orders} resting {symbol} order(s) of {agent}; other agents keep theirs"));
+    ConfirmState {
+        title: format!("Flatten {agent} {symbol}?"),
+        lines,
+        commands: vec![Command::FlattenPosition { agent, symbol }],
+    }
 }
 
 fn confirm_flatten_symbol(snap: &Snapshot, symbol: Symbol) -> ConfirmState {
