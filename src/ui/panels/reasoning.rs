@@ -93,7 +93,8 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, density: Density) {
             vec![
                 Constraint::Length(8),
                 Constraint::Length(agent_w),
-                Constraint::Length(18),
+                // "closed short BTCUSDT", "take-profit ETHUSDT".
+                Constraint::Length(20),
                 Constraint::Fill(1),
                 Constraint::Length(outcome_w),
             ],

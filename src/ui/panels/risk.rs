@@ -43,7 +43,8 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App) {
     }
     for a in snap.agents.iter().filter(|a| !a.benchmark) {
         if let Some(gauge) = a.gauges.iter().find(|x| x.name == "margin used") {
-            let detail = format!("{:.0}%", gauge.value);
+            // The percentage already is the margin in use (its limit is 100 %).
+            let detail = String::new();
             lines.push(gauge_line(
                 &fmt::truncate(&format!("{} margin", a.id), LABEL_W, g.ellipsis()),
                 LABEL_W,

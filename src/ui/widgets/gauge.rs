@@ -43,7 +43,7 @@ pub fn gauge_line<'a>(
     let pct = if ratio.is_finite() { format!("{:>4.0}%", ratio * 100.0) } else { " n/a".into() };
     let word = match role {
         Role::Error => " BREACH",
-        Role::Warning => " near",
+        Role::Warning => " near limit",
         _ => "",
     };
     Line::from(vec![
