@@ -32,8 +32,10 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, density: Density) {
         }
         Density::Compact => {
             let [top, mid, bottom, strip] = Layout::vertical([
-                Constraint::Length(lb_rows.min(7)),
-                Constraint::Length(7),
+                // Five agents (the default arena, baseline included) fit the leaderboard; the
+                // chart and markets keep six rows (three symbols and a header).
+                Constraint::Length(lb_rows.min(8)),
+                Constraint::Length(6),
                 Constraint::Fill(1),
                 Constraint::Length(1),
             ])

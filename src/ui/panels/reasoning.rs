@@ -88,7 +88,7 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, density: Density) {
             6,
             16,
         );
-        let outcome_w = longest(&|e| e.outcome.as_deref().map_or(0, |o| o.chars().count()), 7, 22);
+        let outcome_w = longest(&|e| e.outcome.as_deref().map_or(0, |o| o.chars().count()), 7, 16);
         (
             vec![
                 Constraint::Length(8),
