@@ -1,6 +1,8 @@
 //! Engine throughput: 1-minute candles of three symbols replayed through the whole pipeline —
 //! candles and indicators on six timeframes, two agents (buy-and-hold and trend), the risk gate
 //! and the paper exchange — in the backtest configuration (direct venue reports, no ledger).
+//! `candles_3_symbols_5_agents` runs the whole default arena (plus mean reversion, breakout and
+//! momentum) for comparison.
 //!
 //! Throughput is reported per candle event (one symbol's 1m bar; the sim also sends a mark price
 //! event per bar, which is processed too but not counted). The engine is warmed up on ten days
@@ -32,12 +34,21 @@ fn tape(days: i64) -> Vec<MarketEvent> {
     out
 }
 
-/// A driver with buy-and-hold and trend, its indicators warmed on `warmup` (agents not asked).
-fn warmed_driver(warmup: &[MarketEvent]) -> Driver {
-    let config = Config::default();
+/// The measured arena: buy-and-hold and trend, or (`all`) the whole default arena of five.
+fn arena(all: bool) -> Config {
+    let mut config = Config::default();
+    if !all {
+        config.agents.retain(|a| a.name.as_str() == "buy-and-hold" || a.name.as_str() == "trend");
+        assert_eq!(config.agents.len(), 2, "the default config has buy-and-hold and trend");
+    }
+    config
+}
+
+/// A driver for `config`'s agents, its indicators warmed on `warmup` (agents not asked).
+fn warmed_driver(config: &Config, warmup: &[MarketEvent]) -> Driver {
     let instruments = alphatx::market::builtin_instruments();
     let clock = ManualClock::new(BACKTEST_EPOCH_MS);
-    let mut driver = build_driver(&config, instruments, clock, CandleInput::Bars, Durability::Direct).unwrap();
+    let mut driver = build_driver(config, instruments, clock, CandleInput::Bars, Durability::Direct).unwrap();
     driver.engine.set_warming(true);
     for ev in warmup {
         driver.on_market(ev.clone());
@@ -67,13 +78,17 @@ fn engine_throughput(c: &mut Criterion) {
     let (warmup, trading) = all.split_at(split);
     let mut group = c.benchmark_group("engine_replay");
     group.sample_size(10);
-    for days in [3i64, 30] {
+    let two = arena(false);
+    let five = arena(true);
+    for (name, config, days) in
+        [("candles_3_symbols", &two, 3i64), ("candles_3_symbols", &two, 30), ("candles_3_symbols_5_agents", &five, 30)]
+    {
         let end = warm_end + days * 86_400_000;
         let events: Vec<MarketEvent> = trading.iter().filter(|e| e.ts_ms <= end).cloned().collect();
         let bars = events.iter().filter(|e| matches!(e.data, MarketData::Bar(_))).count() as u64;
         group.throughput(Throughput::Elements(bars));
-        group.bench_with_input(BenchmarkId::new("candles_3_symbols", format!("{days}d")), &events, |b, ev| {
-            b.iter_batched(|| warmed_driver(warmup), |d| black_box(replay(d, ev)), BatchSize::PerIteration)
+        group.bench_with_input(BenchmarkId::new(name, format!("{days}d")), &events, |b, ev| {
+            b.iter_batched(|| warmed_driver(config, warmup), |d| black_box(replay(d, ev)), BatchSize::PerIteration)
         });
     }
     group.finish();

@@ -255,6 +255,14 @@ impl Engine {
     /// Engine-side protection of agent `a`'s position in market `i`: acts when the venue's stop
     /// or target is not live, and closes a position left without a stop past the grace period.
     fn protect(&mut self, a: usize, i: usize, now: i64, out: &mut Outputs) {
+        /// What `protect` needs of an exit plan.
+        struct PlanLevels {
+            stop_loss: Option<Decimal>,
+            profit_target: Option<Decimal>,
+            stop_order: Option<crate::domain::OrderId>,
+            target_order: Option<crate::domain::OrderId>,
+        }
+
         let symbol = self.markets[i].symbol();
         let Some(price) = self.markets[i].mark_or_last() else { return };
         let slot = &self.agents[a];
@@ -274,7 +282,14 @@ impl Engine {
                 )
         });
         let long = held > Decimal::ZERO;
-        let plan = slot.plan(symbol).cloned();
+        // The plan's levels and order ids (all `Copy`): this runs on every market event for
+        // every open position, so nothing is cloned or allocated unless an exit is due.
+        let plan = slot.plan(symbol).map(|p| PlanLevels {
+            stop_loss: p.stop_loss,
+            profit_target: p.profit_target,
+            stop_order: p.stop_order,
+            target_order: p.target_order,
+        });
         let stop_live = plan.as_ref().is_some_and(|p| live(p.stop_order));
         if let Some(plan) = &plan
             && !exit_in_flight

@@ -267,8 +267,9 @@ impl Engine {
         let markets = &self.markets;
         let marks = |s: Symbol| markets.iter().find(|m| m.symbol() == s).and_then(MarketView::mark_or_last);
         for slot in &mut self.agents {
-            let equity = slot.account.equity(&marks);
+            // Equity is cash plus unrealised P&L: one pass over the positions, not two.
             let upnl = slot.account.unrealized_pnl(&marks);
+            let equity = slot.account.cash + upnl;
             let eq = decimal_to_f64(equity);
             slot.risk.guard.equity = eq;
             slot.risk.guard.on_sample(ts, eq);
