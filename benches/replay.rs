@@ -9,10 +9,10 @@
 //!   one-minute bars, about 375 days, one symbol), once with the reference agent and once with
 //!   the whole default arena (buy-and-hold, trend, mean reversion, breakout, momentum).
 //!
-//! Throughput is bars per second. Measured on the shared 2-core machine (release, criterion
-//! medians, other builds running): parse 1.39 M rows/s (32 ms for the month); reference replay
-//! 1.58 M bars/s (28.5 ms); one year, reference agent 1.51 M bars/s (0.36 s); one year, default
-//! arena of five agents 0.93 M bars/s (0.58 s).
+//! Throughput is bars per second. Measured on the 2-core machine (release, criterion medians,
+//! nothing else running): parse 1.68 M rows/s (26.8 ms for the month); reference replay
+//! 1.58 M bars/s (28.5 ms); one year, reference agent 1.55 M bars/s (0.35 s); one year, default
+//! arena of five agents 1.04 M bars/s (0.52 s).
 //!
 //! The market data directory is `$ALPHATX_MARKET_DATA`, else
 //! `<manifest>/../shared/market-data`.
