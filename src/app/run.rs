@@ -192,6 +192,13 @@ async fn run_async(config: Config, paths: Paths, args: RunArgs, ui: Option<UiOpt
             let report = driver.engine.restore(&restore_data(state));
             driver.exec_mut().restore_state(&state.accounts, &state.open_orders, next_trade_id);
             tracing::info!(?report, "resuming run {}", state.run_id);
+            if args.headless {
+                // The cockpit says it in its Risk & health screen; a headless run says it here.
+                println!(
+                    "resumed run {} (profile {}): {} agents, {} open positions, {} resting orders; --fresh starts a new run",
+                    state.run_id, state.profile, report.agents_restored, report.positions, report.open_orders
+                );
+            }
             state.run_id
         }
         None => {
