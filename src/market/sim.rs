@@ -431,7 +431,7 @@ mod tests {
     /// The same over 20 years and several seeds; slow in debug builds, so run it with
     /// `cargo test --release --lib -- --ignored`.
     #[test]
-    #[ignore]
+    #[ignore = "20 years × 5 seeds: run with `cargo test --release --lib -- --ignored`"]
     fn regimes_jumps_and_prices_over_twenty_years() {
         for seed in 1..=5 {
             check_long_run(seed, 20.0);
