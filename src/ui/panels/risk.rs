@@ -60,43 +60,37 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let day_pct = if total - day > 0.0 { day / (total - day) * 100.0 } else { 0.0 };
     // Day P&L and drawdown: the arena's gauges above show them against their breakers; without
     // those gauges, the arena breaker's own figures, or the plain number.
-    let has_gauge = |name: &str| snap.risk.gauges.iter().any(|x| x.name == name);
-    if !has_gauge("daily loss") {
-        match breaker_named(snap, "daily") {
-            Some(br) => lines.push(gauge_line(
-                "daily loss",
-                LABEL_W,
-                ratio(br.value, br.threshold),
-                bar_w,
-                format!("{:.2}{u}/{:.2}{u}", br.value, br.threshold, u = br.unit),
-                t,
-                g,
-            )),
-            None => lines.push(Line::from(vec![
-                Span::styled(format!("{:LABEL_W$} ", "day P&L"), t.style(Role::Text)),
-                Span::styled(fmt::pct(day_pct), super::pnl_style(app, day)),
-                Span::styled("  no daily-loss breaker configured", t.style(Role::TextDim)),
-            ])),
-        }
-    }
     let dd = worst_drawdown(snap);
-    if !has_gauge("drawdown") {
-        match breaker_named(snap, "drawdown") {
-            Some(br) => lines.push(gauge_line(
-                "drawdown",
+    let rows = [
+        ("daily loss", "daily", "day P&L", Span::styled(fmt::pct(day_pct), super::pnl_style(app, day)), "daily-loss"),
+        (
+            "drawdown",
+            "drawdown",
+            "max drawdown",
+            Span::styled(format!("{dd:.2}%"), t.style(if dd > 0.0 { Role::Loss } else { Role::Neutral })),
+            "drawdown",
+        ),
+    ];
+    for (gauge, needle, label, value, breaker) in rows {
+        if snap.risk.gauges.iter().any(|x| x.name == gauge) {
+            continue;
+        }
+        lines.push(match breaker_named(snap, needle) {
+            Some(br) => gauge_line(
+                gauge,
                 LABEL_W,
                 ratio(br.value, br.threshold),
                 bar_w,
                 format!("{:.2}{u}/{:.2}{u}", br.value, br.threshold, u = br.unit),
                 t,
                 g,
-            )),
-            None => lines.push(Line::from(vec![
-                Span::styled(format!("{:LABEL_W$} ", "max drawdown"), t.style(Role::Text)),
-                Span::styled(format!("{dd:.2}%"), t.style(if dd > 0.0 { Role::Loss } else { Role::Neutral })),
-                Span::styled("  no drawdown breaker configured", t.style(Role::TextDim)),
-            ])),
-        }
+            ),
+            None => Line::from(vec![
+                Span::styled(format!("{label:LABEL_W$} "), t.style(Role::Text)),
+                value,
+                Span::styled(format!("  no {breaker} breaker configured"), t.style(Role::TextDim)),
+            ]),
+        });
     }
     let tripped: Vec<_> = snap.risk.breakers.iter().filter(|b| b.tripped).collect();
     if snap.risk.breakers.is_empty() {
