@@ -411,6 +411,31 @@ fn funding_is_paid_at_each_boundary_on_open_positions() {
     assert!(ev.iter().all(|e| !matches!(e, ExecEvent::Funding { .. })));
 }
 
+/// An event stamped in an earlier funding interval (a REST poll, bars backfilled after a
+/// reconnect) arriving after the boundary must not make the next live event pay again.
+#[test]
+fn an_older_event_does_not_pay_funding_twice() {
+    let mut v = Venue::new(no_impact(), dec!(10000));
+    let h8 = 8 * 3_600_000;
+    let mark = |next: i64| MarketData::Mark {
+        mark: dec!(60000),
+        funding_rate: Some(dec!(0.0001)),
+        next_funding_ms: Some(next),
+    };
+    let funding = |ev: &[ExecEvent]| ev.iter().filter(|e| matches!(e, ExecEvent::Funding { .. })).count();
+    v.quote(h8 - 10_000, dec!(60000), dec!(60000));
+    v.market(h8 - 5_000, mark(h8));
+    v.submit(Side::Buy, dec!(0.2), OrderKind::Market, false, dec!(5));
+    assert_eq!(funding(&v.market(h8 + 1_000, mark(2 * h8))), 1, "the boundary pays once");
+    // A late event from before the boundary, then live events again: nothing more to pay.
+    assert_eq!(funding(&v.market(h8 - 60_000, mark(h8))), 0);
+    assert_eq!(funding(&v.market(h8 + 2_000, mark(2 * h8))), 0, "no second payment for the same interval");
+    assert_eq!(funding(&v.market(h8 + 3_000, mark(2 * h8))), 0);
+    assert_eq!(v.paper.account(agent()).unwrap().funding, dec!(-1.2));
+    // The next boundary pays once more.
+    assert_eq!(funding(&v.market(2 * h8 + 1, mark(3 * h8))), 1);
+}
+
 #[test]
 fn spot_cannot_be_shorted() {
     let mut spot = instrument();

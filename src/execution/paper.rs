@@ -469,8 +469,15 @@ impl PaperExchange {
         }
         let period = ts_ms.div_euclid(inst.funding_interval_ms);
         let book = &mut self.books[i];
-        let previous = book.funding_period.replace(period);
-        if previous.is_none_or(|p| p >= period) {
+        // The period only moves forward: an older event (a REST poll stamped earlier, bars
+        // backfilled after a reconnect) must not rewind it, or the next live event would pay
+        // the same funding again.
+        let previous = book.funding_period;
+        if previous.is_some_and(|p| period <= p) {
+            return;
+        }
+        book.funding_period = Some(period);
+        if previous.is_none() {
             return;
         }
         let Some(mark) = book.mark.or(book.last) else { return };

@@ -349,6 +349,11 @@ impl WsFake {
         Self { url, conns }
     }
 
+    /// The next client connection, or `None` once the server stopped.
+    pub async fn next_conn_opt(&mut self) -> Option<(ServerWs, String)> {
+        self.conns.recv().await
+    }
+
     /// The next client connection (panics after `within`).
     pub async fn next_conn(&mut self, within: Duration) -> (ServerWs, String) {
         tokio::time::timeout(within, self.conns.recv())
