@@ -255,6 +255,38 @@ async fn abrupt_disconnect_reconnects_and_backfills_without_duplicates_or_gaps()
     feed.await.unwrap();
 }
 
+/// After a reconnect the backfill fetches up to now and can run ahead of the stream: klines the
+/// stream delivers afterwards for minutes REST already settled are overlaps, not bad messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_ahead_of_the_stream_is_not_counted_as_bad() {
+    let mut s = setup(100).await;
+    let (shutdown, feed) = s.start(fast_settings());
+    let (mut conn, _) = s.ws.next_conn(WAIT).await;
+    s.h.pump_until(WAIT, "the first backfill done", |h| h.is_live()).await;
+    for k in 0..5 {
+        s.minute(&mut conn, k).await;
+    }
+    let btc = s.btc;
+    s.h.pump_until(WAIT, "five bars", |h| h.bar_opens(btc).len() >= 5).await;
+    #[allow(deprecated)]
+    conn.get_ref().set_linger(Some(Duration::ZERO)).unwrap();
+    drop(conn);
+    // While the feed is away the venue closes seven more minutes; REST serves them at once.
+    s.ex.close_until(s.t0 + 12 * MIN);
+    let (mut conn2, _) = s.ws.next_conn(WAIT).await;
+    s.h.pump_until(WAIT, "the reconnect backfill through minute 11", |h| h.bar_opens(btc).len() >= 12).await;
+    // Only now does the stream deliver the closes of minutes 10 and 11, then a new minute.
+    s.minute(&mut conn2, 10).await;
+    s.minute(&mut conn2, 11).await;
+    s.minute(&mut conn2, 12).await;
+    s.h.pump_until(WAIT, "LIVE with minute 12", |h| h.is_live() && h.bar_opens(btc).len() >= 13).await;
+    assert_eq!(s.h.bar_opens(btc), s.expected(0..13), "every minute exactly once, in order");
+    s.h.pump_until(WAIT, "a status after minute 12", |h| h.last_status().stats.messages >= 40).await;
+    assert_eq!(s.h.last_status().stats.bad_messages, 0, "{:?}", s.h.last_status().stats);
+    shutdown.cancel();
+    feed.await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hole_in_a_live_stream_is_fetched_before_later_bars() {
     let mut s = setup(100).await;

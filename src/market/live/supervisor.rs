@@ -189,6 +189,8 @@ struct Sym {
     retry_at: Option<Instant>,
     /// Closed bars from the stream waiting for a backfill to complete.
     pending: Vec<Bar>,
+    /// Open time of the newest closed bar the stream delivered (REST bars excluded).
+    stream_bar_ms: Option<i64>,
     /// The newest not-yet-final candle (venues without a close flag).
     forming: Option<Bar>,
     /// Last trade or book update.
@@ -210,6 +212,7 @@ impl Sym {
             fill_failures: 0,
             retry_at: None,
             pending: Vec::new(),
+            stream_bar_ms: None,
             forming: None,
             last_activity: Instant::now(),
             trade: Order::default(),
@@ -621,12 +624,16 @@ impl<V: Venue> Feed<V> {
     /// A closed bar from the stream: forward it, hold it behind a hole, or drop a duplicate.
     async fn accept_bar(&mut self, i: usize, bar: Bar) {
         let s = &mut self.syms[i];
+        let previous = s.stream_bar_ms.replace(s.stream_bar_ms.map_or(bar.open_ms, |l| l.max(bar.open_ms)));
         if let Some(c) = s.covered_ms
             && bar.open_ms < c
         {
-            // The minute just before `covered_ms` is the usual REST/stream overlap; anything
-            // older cannot be an overlap and is counted.
-            if bar.open_ms + MINUTE_MS < c {
+            // Already settled. A backfill can run ahead of the stream (after a reconnect it
+            // fetches up to now), so a settled bar is an overlap, not an error — unless the
+            // stream itself goes backwards or repeats a minute far older than anything settled.
+            let stream_backwards = previous.is_some_and(|l| bar.open_ms < l);
+            let long_settled = previous.is_none() && bar.open_ms + MINUTE_MS < c;
+            if stream_backwards || long_settled {
                 let what = format!("{} bar at {} (settled up to {c})", s.symbol, bar.open_ms);
                 self.bad("out-of-order candle", &what);
             }
