@@ -75,6 +75,24 @@ impl Setup {
         (shutdown, feed)
     }
 
+    /// Starts the feed, waits for the connect-time backfill (the fake serves closed minutes at
+    /// once, while a real exchange's REST lags its stream), streams minutes 0–4, then resets
+    /// the TCP connection without a close frame (a zero linger sends RST and never blocks).
+    async fn five_minutes_then_reset(&mut self) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+        let (shutdown, feed) = self.start(fast_settings());
+        let (mut conn, _) = self.ws.next_conn(WAIT).await;
+        self.h.pump_until(WAIT, "the first backfill done", |h| h.is_live()).await;
+        for k in 0..5 {
+            self.minute(&mut conn, k).await;
+        }
+        let btc = self.btc;
+        self.h.pump_until(WAIT, "five bars", |h| h.bar_opens(btc).len() >= 5).await;
+        #[allow(deprecated)]
+        conn.get_ref().set_linger(Some(Duration::ZERO)).unwrap();
+        drop(conn);
+        (shutdown, feed)
+    }
+
     /// Streams minute `k` (after `t0`): a trade, a quote, a mark, a forming kline, then the
     /// exchange closes the minute and the closed kline follows.
     async fn minute(&self, conn: &mut ServerWs, k: i64) {
@@ -202,21 +220,9 @@ async fn silence_past_the_idle_limit_reconnects() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abrupt_disconnect_reconnects_and_backfills_without_duplicates_or_gaps() {
     let mut s = setup(100).await;
-    let (shutdown, feed) = s.start(fast_settings());
-    let (mut conn, _) = s.ws.next_conn(WAIT).await;
-    // Streaming starts once the connect-time backfill is done: the fake serves closed minutes
-    // at once, while a real exchange's REST lags its stream.
-    s.h.pump_until(WAIT, "the first backfill done", |h| h.is_live()).await;
-    for k in 0..5 {
-        s.minute(&mut conn, k).await;
-    }
+    let (shutdown, feed) = s.five_minutes_then_reset().await;
     let btc = s.btc;
-    s.h.pump_until(WAIT, "five bars", |h| h.bar_opens(btc).len() >= 5).await;
     let klines_before = s.ex.count("/fapi/v1/klines");
-    // No close frame: reset the TCP connection (a zero linger sends RST and never blocks).
-    #[allow(deprecated)]
-    conn.get_ref().set_linger(Some(Duration::ZERO)).unwrap();
-    drop(conn);
     // While the feed is away the exchange closes five more minutes, and REST is down at first.
     s.ex.down.store(true, Ordering::SeqCst);
     s.ex.close_until(s.t0 + 10 * MIN);
@@ -260,17 +266,8 @@ async fn abrupt_disconnect_reconnects_and_backfills_without_duplicates_or_gaps()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backfill_ahead_of_the_stream_is_not_counted_as_bad() {
     let mut s = setup(100).await;
-    let (shutdown, feed) = s.start(fast_settings());
-    let (mut conn, _) = s.ws.next_conn(WAIT).await;
-    s.h.pump_until(WAIT, "the first backfill done", |h| h.is_live()).await;
-    for k in 0..5 {
-        s.minute(&mut conn, k).await;
-    }
+    let (shutdown, feed) = s.five_minutes_then_reset().await;
     let btc = s.btc;
-    s.h.pump_until(WAIT, "five bars", |h| h.bar_opens(btc).len() >= 5).await;
-    #[allow(deprecated)]
-    conn.get_ref().set_linger(Some(Duration::ZERO)).unwrap();
-    drop(conn);
     // While the feed is away the venue closes seven more minutes; REST serves them at once.
     s.ex.close_until(s.t0 + 12 * MIN);
     let (mut conn2, _) = s.ws.next_conn(WAIT).await;
