@@ -75,13 +75,23 @@ impl Setup {
         (shutdown, feed)
     }
 
-    /// Starts the feed, waits for the connect-time backfill (the fake serves closed minutes at
-    /// once, while a real exchange's REST lags its stream), streams minutes 0–4, then resets
-    /// the TCP connection without a close frame (a zero linger sends RST and never blocks).
-    async fn five_minutes_then_reset(&mut self) -> (CancellationToken, tokio::task::JoinHandle<()>) {
-        let (shutdown, feed) = self.start(fast_settings());
-        let (mut conn, _) = self.ws.next_conn(WAIT).await;
+    /// Starts the feed, accepts its connection (and the path it asked for) and waits until the
+    /// connect-time backfill is done: streaming starts then, because the fake serves closed
+    /// minutes at once, while a real exchange's REST lags its stream.
+    async fn start_live(
+        &mut self,
+        settings: LiveSettings,
+    ) -> (CancellationToken, tokio::task::JoinHandle<()>, ServerWs, String) {
+        let (shutdown, feed) = self.start(settings);
+        let (conn, path) = self.ws.next_conn(WAIT).await;
         self.h.pump_until(WAIT, "the first backfill done", |h| h.is_live()).await;
+        (shutdown, feed, conn, path)
+    }
+
+    /// [`Self::start_live`], streams minutes 0–4, then resets the TCP connection without a
+    /// close frame (a zero linger sends RST and never blocks).
+    async fn five_minutes_then_reset(&mut self) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+        let (shutdown, feed, mut conn, _) = self.start_live(fast_settings()).await;
         for k in 0..5 {
             self.minute(&mut conn, k).await;
         }
@@ -117,9 +127,7 @@ async fn normal_flow_updates_candles_indicators_quotes_and_context() {
     let mut s = setup(400).await;
     let mut settings = fast_settings();
     settings.context_poll = Duration::from_millis(300);
-    let (shutdown, feed) = s.start(settings);
-    let (mut conn, path) = s.ws.next_conn(WAIT).await;
-    s.h.pump_until(WAIT, "the first backfill done", |h| h.is_live()).await;
+    let (shutdown, feed, mut conn, path) = s.start_live(settings).await;
     assert_eq!(path, "/stream?streams=btcusdt@aggTrade/btcusdt@kline_1m/btcusdt@bookTicker/btcusdt@markPrice@1s");
     for k in 0..10 {
         s.minute(&mut conn, k).await;
@@ -166,11 +174,7 @@ async fn normal_flow_updates_candles_indicators_quotes_and_context() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silence_without_close_frame_is_stale_then_recovers() {
     let mut s = setup(100).await;
-    let (shutdown, feed) = s.start(fast_settings());
-    let (mut conn, _) = s.ws.next_conn(WAIT).await;
-    // Streaming starts once the connect-time backfill is done: the fake serves closed minutes
-    // at once, while a real exchange's REST lags its stream.
-    s.h.pump_until(WAIT, "the first backfill done", |h| h.is_live()).await;
+    let (shutdown, feed, mut conn, _) = s.start_live(fast_settings()).await;
     s.minute(&mut conn, 0).await;
     let btc = s.btc;
     s.h.pump_until(WAIT, "LIVE", |h| h.is_live()).await;
@@ -197,11 +201,7 @@ async fn silence_past_the_idle_limit_reconnects() {
     let mut s = setup(100).await;
     let mut settings = fast_settings();
     settings.idle_reconnect = Duration::from_secs(2);
-    let (shutdown, feed) = s.start(settings);
-    let (mut conn, _) = s.ws.next_conn(WAIT).await;
-    // Streaming starts once the connect-time backfill is done: the fake serves closed minutes
-    // at once, while a real exchange's REST lags its stream.
-    s.h.pump_until(WAIT, "the first backfill done", |h| h.is_live()).await;
+    let (shutdown, feed, mut conn, _) = s.start_live(settings).await;
     s.minute(&mut conn, 0).await;
     // Silent but open: the feed must give up on this connection by itself.
     let (mut conn2, _) = s.ws.next_conn(WAIT).await;
@@ -287,11 +287,7 @@ async fn a_backfill_ahead_of_the_stream_is_not_counted_as_bad() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hole_in_a_live_stream_is_fetched_before_later_bars() {
     let mut s = setup(100).await;
-    let (shutdown, feed) = s.start(fast_settings());
-    let (mut conn, _) = s.ws.next_conn(WAIT).await;
-    // Streaming starts once the connect-time backfill is done: the fake serves closed minutes
-    // at once, while a real exchange's REST lags its stream.
-    s.h.pump_until(WAIT, "the first backfill done", |h| h.is_live()).await;
+    let (shutdown, feed, mut conn, _) = s.start_live(fast_settings()).await;
     s.minute(&mut conn, 0).await;
     s.minute(&mut conn, 1).await;
     // Minutes 2 and 3 close at the exchange but their klines never reach us.
@@ -308,11 +304,7 @@ async fn a_hole_in_a_live_stream_is_fetched_before_later_bars() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_and_out_of_order_messages_are_counted_and_skipped() {
     let mut s = setup(100).await;
-    let (shutdown, feed) = s.start(fast_settings());
-    let (mut conn, _) = s.ws.next_conn(WAIT).await;
-    // Streaming starts once the connect-time backfill is done: the fake serves closed minutes
-    // at once, while a real exchange's REST lags its stream.
-    s.h.pump_until(WAIT, "the first backfill done", |h| h.is_live()).await;
+    let (shutdown, feed, mut conn, _) = s.start_live(fast_settings()).await;
     s.minute(&mut conn, 0).await;
     s.minute(&mut conn, 1).await;
     let old = bar_at("BTCUSDT", s.t0 - 30 * MIN);
@@ -360,11 +352,7 @@ async fn malformed_and_out_of_order_messages_are_counted_and_skipped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_pings_are_answered_with_their_payload() {
     let mut s = setup(100).await;
-    let (shutdown, feed) = s.start(fast_settings());
-    let (mut conn, _) = s.ws.next_conn(WAIT).await;
-    // Streaming starts once the connect-time backfill is done: the fake serves closed minutes
-    // at once, while a real exchange's REST lags its stream.
-    s.h.pump_until(WAIT, "the first backfill done", |h| h.is_live()).await;
+    let (shutdown, feed, mut conn, _) = s.start_live(fast_settings()).await;
     s.minute(&mut conn, 0).await;
     for payload in ["1672515782136", "keepalive-2"] {
         use futures_util::SinkExt;
@@ -396,11 +384,7 @@ async fn planned_reconnects_at_the_age_limit_and_on_server_shutdown_keep_every_b
     let mut s = setup(100).await;
     let mut settings = fast_settings();
     settings.max_connection_age = Some(Duration::from_secs(2));
-    let (shutdown, feed) = s.start(settings);
-    let (mut conn, _) = s.ws.next_conn(WAIT).await;
-    // Streaming starts once the connect-time backfill is done: the fake serves closed minutes
-    // at once, while a real exchange's REST lags its stream.
-    s.h.pump_until(WAIT, "the first backfill done", |h| h.is_live()).await;
+    let (shutdown, feed, mut conn, _) = s.start_live(settings).await;
     s.minute(&mut conn, 0).await;
     // A minute closes while the feed switches connections: REST must bring it.
     s.ex.close_until(s.t0 + 2 * MIN);
