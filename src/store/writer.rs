@@ -25,6 +25,15 @@ use crate::domain::{Account, AgentId, Fill, Order, OrderStatus, Position, Symbol
 use crate::engine::journal::JournalRecord;
 use crate::execution::ExecEvent;
 
+/// The `INSERT` of one `orders` row; the callers add their `ON CONFLICT` clause.
+macro_rules! order_insert {
+    () => {
+        "INSERT INTO orders (run_id, order_id, agent, symbol, side, qty, kind, price, reduce_only, leverage,
+                             purpose, status, filled_qty, reason, created_ms, updated_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+    };
+}
+
 const RETRY_FIRST: Duration = Duration::from_millis(50);
 const RETRY_MAX: Duration = Duration::from_secs(2);
 /// Attempts to write what is left when shutting down, before giving up.
@@ -667,51 +676,31 @@ impl Tx<'_> {
     }
 
     /// Inserts an order unless it is already stored; `true` if it was new.
+    /// Stores an order the first time it is seen; `false` when it was already there (a replayed
+    /// acceptance must not rewind an order that has since filled).
     fn insert_order(&mut self, run: i64, order: &Order) -> Result<bool, StoreError> {
-        let r = &order.request;
-        let n = self
-            .conn
-            .prepare_cached(
-                "INSERT INTO orders (run_id, order_id, agent, symbol, side, qty, kind, price, reduce_only, leverage,
-                                     purpose, status, filled_qty, reason, created_ms, updated_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, NULL, ?14, ?15)
-                 ON CONFLICT (run_id, order_id) DO NOTHING",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    run,
-                    id(r.id.0),
-                    r.agent.as_str(),
-                    r.symbol.as_str(),
-                    r.side.as_str(),
-                    dec(r.qty),
-                    r.kind.name(),
-                    r.kind.price().map(dec),
-                    r.reduce_only,
-                    dec(r.leverage),
-                    r.purpose.as_str(),
-                    order.status.as_str(),
-                    dec(order.filled_qty),
-                    order.created_ms,
-                    order.updated_ms
-                ])
-            })
-            .map_err(self.sql("cannot store an order"))?;
-        self.counts.rows += n as u64;
+        const SQL: &str = concat!(order_insert!(), " ON CONFLICT (run_id, order_id) DO NOTHING");
+        let n = self.write_order(SQL, run, order, None)?;
         Ok(n == 1)
     }
 
+    /// Stores an order or moves a stored one to its new status (a reason is kept once given).
     fn upsert_order(&mut self, run: i64, order: &Order, reason: Option<&str>) -> Result<(), StoreError> {
+        const SQL: &str = concat!(
+            order_insert!(),
+            " ON CONFLICT (run_id, order_id) DO UPDATE SET
+                 status = excluded.status, filled_qty = excluded.filled_qty,
+                 reason = coalesce(excluded.reason, orders.reason), updated_ms = excluded.updated_ms"
+        );
+        self.write_order(SQL, run, order, reason).map(|_| ())
+    }
+
+    /// Runs `sql` (an [`order_insert!`] statement) for `order`; returns the rows it changed.
+    fn write_order(&mut self, sql: &str, run: i64, order: &Order, reason: Option<&str>) -> Result<usize, StoreError> {
         let r = &order.request;
-        self.conn
-            .prepare_cached(
-                "INSERT INTO orders (run_id, order_id, agent, symbol, side, qty, kind, price, reduce_only, leverage,
-                                     purpose, status, filled_qty, reason, created_ms, updated_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
-                 ON CONFLICT (run_id, order_id) DO UPDATE SET
-                     status = excluded.status, filled_qty = excluded.filled_qty,
-                     reason = coalesce(excluded.reason, orders.reason), updated_ms = excluded.updated_ms",
-            )
+        let n = self
+            .conn
+            .prepare_cached(sql)
             .and_then(|mut s| {
                 s.execute(params![
                     run,
@@ -733,8 +722,8 @@ impl Tx<'_> {
                 ])
             })
             .map_err(self.sql("cannot store an order"))?;
-        self.counts.rows += 1;
-        Ok(())
+        self.counts.rows += n as u64;
+        Ok(n)
     }
 
     fn exec(&mut self, run: i64, ev: &ExecEvent) -> Result<(), StoreError> {
