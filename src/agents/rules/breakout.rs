@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use ta::Next;
 
 use super::feed::CandleFeed;
-use super::{EntryIdea, Sizing, close, decision, enter, fmt_num, is_my_close};
+use super::{EntryIdea, Sizing, check_multiple, close, decision, enter, fmt_num, is_my_close};
 use crate::agents::{AgentContext, Decision, RuleAgent};
 use crate::domain::{Side, Timeframe};
 use crate::indicators::{Donchian, DonchianValue};
@@ -72,12 +72,8 @@ impl BreakoutParams {
         if !(self.min_volume_ratio.is_finite() && (0.0..=100.0).contains(&self.min_volume_ratio)) {
             return Err("min_volume_ratio must be in [0, 100]".into());
         }
-        if !(self.stop_atr.is_finite() && self.stop_atr > 0.0 && self.stop_atr <= 20.0) {
-            return Err("stop_atr must be in (0, 20]".into());
-        }
-        if !(self.reward_risk.is_finite() && self.reward_risk > 0.0 && self.reward_risk <= 20.0) {
-            return Err("reward_risk must be in (0, 20]".into());
-        }
+        check_multiple("stop_atr", self.stop_atr)?;
+        check_multiple("reward_risk", self.reward_risk)?;
         self.sizing().validate()
     }
 

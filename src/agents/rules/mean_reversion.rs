@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use ta::Next;
 
 use super::feed::CandleFeed;
-use super::{EntryIdea, Sizing, close, decision, enter, fmt_num, is_my_close};
+use super::{EntryIdea, Sizing, check_multiple, close, decision, enter, fmt_num, is_my_close};
 use crate::agents::{AgentContext, Decision, RuleAgent};
 use crate::domain::{Side, Timeframe};
 use crate::indicators::Adx;
@@ -73,9 +73,7 @@ impl MeanReversionParams {
         if !pct(self.max_adx) {
             return Err("max_adx must be in [0, 100]".into());
         }
-        if !(self.stop_atr.is_finite() && self.stop_atr > 0.0 && self.stop_atr <= 20.0) {
-            return Err("stop_atr must be in (0, 20]".into());
-        }
+        check_multiple("stop_atr", self.stop_atr)?;
         if !(self.min_reward_risk.is_finite() && (0.0..=20.0).contains(&self.min_reward_risk)) {
             return Err("min_reward_risk must be in [0, 20]".into());
         }

@@ -94,6 +94,11 @@ pub fn warmup_needs(params: &StrategyParams) -> Vec<WarmupNeed> {
 }
 
 /// A decision (kept short: most strategy code builds one).
+/// Checks a strategy's ATR multiple or reward/risk multiple: finite, in (0, 20].
+pub fn check_multiple(name: &str, x: f64) -> Result<(), String> {
+    if x.is_finite() && x > 0.0 && x <= 20.0 { Ok(()) } else { Err(format!("{name} must be in (0, 20]")) }
+}
+
 pub fn decision(reasoning: String, proposals: Vec<Proposal>) -> Decision {
     Decision { reasoning, proposals }
 }

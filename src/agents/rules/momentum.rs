@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use ta::Next;
 
 use super::feed::CandleFeed;
-use super::{EntryIdea, Sizing, close, decision, enter, fmt_num, is_my_close};
+use super::{EntryIdea, Sizing, check_multiple, close, decision, enter, fmt_num, is_my_close};
 use crate::agents::{AgentContext, Decision, RuleAgent};
 use crate::domain::{Side, Timeframe};
 use crate::indicators::Roc;
@@ -87,12 +87,8 @@ impl MomentumParams {
         if !(pct(self.rsi_min) && pct(self.rsi_max) && self.rsi_min <= self.rsi_max) {
             return Err("rsi_min and rsi_max must be in [0, 100] with rsi_min <= rsi_max".into());
         }
-        if !(self.stop_atr.is_finite() && self.stop_atr > 0.0 && self.stop_atr <= 20.0) {
-            return Err("stop_atr must be in (0, 20]".into());
-        }
-        if !(self.reward_risk.is_finite() && self.reward_risk > 0.0 && self.reward_risk <= 20.0) {
-            return Err("reward_risk must be in (0, 20]".into());
-        }
+        check_multiple("stop_atr", self.stop_atr)?;
+        check_multiple("reward_risk", self.reward_risk)?;
         self.sizing().validate()
     }
 

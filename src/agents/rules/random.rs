@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::{fmt_num, price_from_f64, risk_sized_qty};
+use super::{check_multiple, fmt_num, price_from_f64, risk_sized_qty};
 use crate::agents::{AgentContext, Decision, Proposal, RuleAgent, Signal};
 use crate::analytics::decimal_to_f64;
 use crate::domain::{Symbol, Timeframe};
@@ -53,12 +53,8 @@ impl RandomParams {
         if !(0.0..=1.0).contains(&self.entry_probability) {
             return Err("entry_probability must be in [0, 1]".into());
         }
-        if !(self.stop_atr.is_finite() && self.stop_atr > 0.0 && self.stop_atr <= 20.0) {
-            return Err("stop_atr must be in (0, 20]".into());
-        }
-        if !(self.reward_risk.is_finite() && self.reward_risk > 0.0 && self.reward_risk <= 20.0) {
-            return Err("reward_risk must be in (0, 20]".into());
-        }
+        check_multiple("stop_atr", self.stop_atr)?;
+        check_multiple("reward_risk", self.reward_risk)?;
         if self.risk_per_trade_pct <= Decimal::ZERO || self.risk_per_trade_pct > Decimal::from(10) {
             return Err("risk_per_trade_pct must be in (0, 10]".into());
         }

@@ -10,7 +10,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::{fmt_num, price_from_f64, risk_sized_qty};
+use super::{check_multiple, fmt_num, price_from_f64, risk_sized_qty};
 use crate::agents::{AgentContext, Decision, Proposal, RuleAgent, Signal};
 use crate::domain::{Side, Timeframe};
 use crate::indicators::IndicatorValues;
@@ -59,12 +59,8 @@ impl TrendParams {
         if self.risk_per_trade_pct <= Decimal::ZERO || self.risk_per_trade_pct > Decimal::from(10) {
             return Err("risk_per_trade_pct must be in (0, 10]".into());
         }
-        if !(self.stop_atr.is_finite() && self.stop_atr > 0.0 && self.stop_atr <= 20.0) {
-            return Err("stop_atr must be in (0, 20]".into());
-        }
-        if !(self.reward_risk.is_finite() && self.reward_risk > 0.0 && self.reward_risk <= 20.0) {
-            return Err("reward_risk must be in (0, 20]".into());
-        }
+        check_multiple("stop_atr", self.stop_atr)?;
+        check_multiple("reward_risk", self.reward_risk)?;
         if self.leverage < Decimal::ONE || self.leverage > Decimal::from(125) {
             return Err("leverage must be in [1, 125]".into());
         }
