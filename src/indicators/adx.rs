@@ -17,9 +17,7 @@
 //!   would disagree with TA-Lib.
 //! * A candle with a non-finite or absurd high, low or close is dropped whole and counted.
 
-use crate::domain::Candle;
-
-use super::{IndicatorError, accepts, check_period};
+use super::{IndicatorError, check_period};
 
 /// Streaming ADX(n).
 #[derive(Debug, Clone)]
@@ -142,34 +140,13 @@ impl Adx {
     }
 }
 
-impl ta::Next<&Candle> for Adx {
-    type Output = Option<f64>;
-
-    #[inline]
-    fn next(&mut self, c: &Candle) -> Option<f64> {
-        if !(accepts(c.high) && accepts(c.low) && accepts(c.close)) {
-            self.rejected += 1;
-            return self.value();
-        }
-        self.step(c.high, c.low, c.close)
-    }
-}
-
-impl ta::Reset for Adx {
-    fn reset(&mut self) {
-        *self = Self::build(self.period);
-    }
-}
-
-impl ta::Period for Adx {
-    fn period(&self) -> usize {
-        self.period
-    }
-}
+next_filtered!(Adx, f64, candle(high, low, close));
+one_period!(Adx);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Candle;
     use ta::Next;
 
     fn bar(high: f64, low: f64, close: f64) -> Candle {

@@ -11,9 +11,7 @@
 //!   does not move the previous close. The candle's shape (high >= low) is the candle builder's
 //!   business; this only guarantees that no bad number enters the state.
 
-use crate::domain::Candle;
-
-use super::{IndicatorError, accepts, check_period};
+use super::{IndicatorError, check_period};
 
 /// Streaming Wilder ATR(n) over candles.
 #[derive(Debug, Clone)]
@@ -103,34 +101,13 @@ impl Atr {
     }
 }
 
-impl ta::Next<&Candle> for Atr {
-    type Output = Option<f64>;
-
-    #[inline]
-    fn next(&mut self, c: &Candle) -> Option<f64> {
-        if !(accepts(c.high) && accepts(c.low) && accepts(c.close)) {
-            self.rejected += 1;
-            return self.value();
-        }
-        self.step(c.high, c.low, c.close)
-    }
-}
-
-impl ta::Reset for Atr {
-    fn reset(&mut self) {
-        *self = Self::build(self.period);
-    }
-}
-
-impl ta::Period for Atr {
-    fn period(&self) -> usize {
-        self.period
-    }
-}
+next_filtered!(Atr, f64, candle(high, low, close));
+one_period!(Atr);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Candle;
     use ta::{Next, Reset};
 
     fn bar(high: f64, low: f64, close: f64) -> Candle {

@@ -19,7 +19,7 @@
 //! * Period `2..=MAX_PERIOD` (TA-Lib's range); `k` finite in `0..=100`.
 //! * Rejected inputs (non-finite, absurd) never reach the window; the previous value stays.
 
-use super::{IndicatorError, accepts, check_period};
+use super::{IndicatorError, check_period};
 
 /// Largest accepted band multiplier.
 pub const MAX_K: f64 = 100.0;
@@ -212,18 +212,7 @@ impl Bollinger {
     }
 }
 
-impl ta::Next<f64> for Bollinger {
-    type Output = Option<BollingerValue>;
-
-    #[inline]
-    fn next(&mut self, x: f64) -> Option<BollingerValue> {
-        if !accepts(x) {
-            self.rejected += 1;
-            return self.value();
-        }
-        self.step(x)
-    }
-}
+next_filtered!(Bollinger, BollingerValue, f64);
 
 impl ta::Reset for Bollinger {
     fn reset(&mut self) {

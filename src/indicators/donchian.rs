@@ -11,9 +11,7 @@
 
 use std::collections::VecDeque;
 
-use crate::domain::Candle;
-
-use super::{IndicatorError, accepts, check_period};
+use super::{IndicatorError, check_period};
 
 /// The channel after one candle.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -100,34 +98,13 @@ impl Donchian {
     }
 }
 
-impl ta::Next<&Candle> for Donchian {
-    type Output = Option<DonchianValue>;
-
-    #[inline]
-    fn next(&mut self, c: &Candle) -> Option<DonchianValue> {
-        if !(accepts(c.high) && accepts(c.low)) {
-            self.rejected += 1;
-            return self.value();
-        }
-        self.step(c.high, c.low)
-    }
-}
-
-impl ta::Reset for Donchian {
-    fn reset(&mut self) {
-        *self = Self::build(self.period);
-    }
-}
-
-impl ta::Period for Donchian {
-    fn period(&self) -> usize {
-        self.period
-    }
-}
+next_filtered!(Donchian, DonchianValue, candle(high, low));
+one_period!(Donchian);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Candle;
     use ta::{Next, Reset};
 
     fn bar(high: f64, low: f64) -> Candle {

@@ -7,7 +7,7 @@
 //!   way TA-Lib does (see `EmaCoef`), so the values are TA-Lib's bit for bit.
 //! * Rejected inputs (non-finite, absurd) leave the state and the value untouched.
 
-use super::{EmaCoef, IndicatorError, accepts, check_period};
+use super::{EmaCoef, IndicatorError, check_period};
 
 /// Streaming EMA(n) with an SMA seed.
 #[derive(Debug, Clone)]
@@ -69,30 +69,8 @@ impl Ema {
     }
 }
 
-impl ta::Next<f64> for Ema {
-    type Output = Option<f64>;
-
-    #[inline]
-    fn next(&mut self, x: f64) -> Option<f64> {
-        if !accepts(x) {
-            self.rejected += 1;
-            return self.value();
-        }
-        self.step(x)
-    }
-}
-
-impl ta::Reset for Ema {
-    fn reset(&mut self) {
-        *self = Self::build(self.period);
-    }
-}
-
-impl ta::Period for Ema {
-    fn period(&self) -> usize {
-        self.period
-    }
-}
+next_filtered!(Ema, f64, f64);
+one_period!(Ema);
 
 #[cfg(test)]
 mod tests {

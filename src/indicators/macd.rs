@@ -21,7 +21,7 @@
 //! here `fast >= slow` is refused as a configuration mistake.
 //! Rejected inputs (non-finite, absurd) leave everything untouched.
 
-use super::{EmaCoef, IndicatorError, accepts, check_period};
+use super::{EmaCoef, IndicatorError, check_period};
 
 /// One MACD output.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
@@ -166,18 +166,7 @@ impl Macd {
     }
 }
 
-impl ta::Next<f64> for Macd {
-    type Output = Option<MacdValue>;
-
-    #[inline]
-    fn next(&mut self, x: f64) -> Option<MacdValue> {
-        if !accepts(x) {
-            self.rejected += 1;
-            return self.value();
-        }
-        self.step(x)
-    }
-}
+next_filtered!(Macd, MacdValue, f64);
 
 impl ta::Reset for Macd {
     fn reset(&mut self) {

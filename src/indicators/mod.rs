@@ -36,6 +36,57 @@
 //!
 //! [`IndicatorSet`] is the fixed bundle the engine keeps per (symbol, timeframe).
 
+/// `ta::Next` for an indicator with `step`, `value` and a `rejected` counter: an input that
+/// fails [`accepts`] is dropped and counted, and the previous value stays.
+/// `f64` for indicators of one series, `candle(fields…)` for those of candle fields.
+macro_rules! next_filtered {
+    ($ty:ty, $out:ty, f64) => {
+        impl ta::Next<f64> for $ty {
+            type Output = Option<$out>;
+
+            #[inline]
+            fn next(&mut self, x: f64) -> Option<$out> {
+                if !$crate::indicators::accepts(x) {
+                    self.rejected += 1;
+                    return self.value();
+                }
+                self.step(x)
+            }
+        }
+    };
+    ($ty:ty, $out:ty, candle($($field:ident),+)) => {
+        impl ta::Next<&$crate::domain::Candle> for $ty {
+            type Output = Option<$out>;
+
+            #[inline]
+            fn next(&mut self, c: &$crate::domain::Candle) -> Option<$out> {
+                if !($($crate::indicators::accepts(c.$field))&&+) {
+                    self.rejected += 1;
+                    return self.value();
+                }
+                self.step($(c.$field),+)
+            }
+        }
+    };
+}
+
+/// `ta::Reset` (rebuild from the period) and `ta::Period` for an indicator with one `period`.
+macro_rules! one_period {
+    ($ty:ty) => {
+        impl ta::Reset for $ty {
+            fn reset(&mut self) {
+                *self = Self::build(self.period);
+            }
+        }
+
+        impl ta::Period for $ty {
+            fn period(&self) -> usize {
+                self.period
+            }
+        }
+    };
+}
+
 pub mod adx;
 pub mod atr;
 pub mod bollinger;

@@ -5,7 +5,7 @@
 //! * A ring of the last `n + 1` inputs allocated once; O(1) per input. Rejected inputs
 //!   (non-finite, absurd) leave the state untouched.
 
-use super::{IndicatorError, accepts, check_period};
+use super::{IndicatorError, check_period};
 
 /// Streaming ROC(n), in percent.
 #[derive(Debug, Clone)]
@@ -60,30 +60,8 @@ impl Roc {
     }
 }
 
-impl ta::Next<f64> for Roc {
-    type Output = Option<f64>;
-
-    #[inline]
-    fn next(&mut self, x: f64) -> Option<f64> {
-        if !accepts(x) {
-            self.rejected += 1;
-            return self.value();
-        }
-        self.step(x)
-    }
-}
-
-impl ta::Reset for Roc {
-    fn reset(&mut self) {
-        *self = Self::build(self.period);
-    }
-}
-
-impl ta::Period for Roc {
-    fn period(&self) -> usize {
-        self.period
-    }
-}
+next_filtered!(Roc, f64, f64);
+one_period!(Roc);
 
 #[cfg(test)]
 mod tests {

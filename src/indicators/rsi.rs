@@ -13,7 +13,7 @@
 //!   with the last accepted one, and the value stays.
 //! * Period `2..=MAX_PERIOD` (TA-Lib refuses 1).
 
-use super::{IndicatorError, accepts, check_period};
+use super::{IndicatorError, check_period};
 
 /// Streaming Wilder RSI(n).
 #[derive(Debug, Clone)]
@@ -114,30 +114,8 @@ impl Rsi {
     }
 }
 
-impl ta::Next<f64> for Rsi {
-    type Output = Option<f64>;
-
-    #[inline]
-    fn next(&mut self, x: f64) -> Option<f64> {
-        if !accepts(x) {
-            self.rejected += 1;
-            return self.value();
-        }
-        self.step(x)
-    }
-}
-
-impl ta::Reset for Rsi {
-    fn reset(&mut self) {
-        *self = Self::build(self.period);
-    }
-}
-
-impl ta::Period for Rsi {
-    fn period(&self) -> usize {
-        self.period
-    }
-}
+next_filtered!(Rsi, f64, f64);
+one_period!(Rsi);
 
 #[cfg(test)]
 mod tests {
