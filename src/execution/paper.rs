@@ -280,27 +280,33 @@ impl PaperExchange {
         out.push(ExecEvent::Filled { fill, leverage, status: order.status });
     }
 
+    /// What `order` may fill now: its remaining quantity, capped for a reduce-only order to the
+    /// position it reduces. `None` when a reduce-only order has nothing left to reduce: it is
+    /// then cancelled and the cancellation reported.
+    fn fillable(&self, order: &mut Order, ts_ms: i64, out: &mut Vec<ExecEvent>) -> Option<Qty> {
+        let qty = order.remaining();
+        if !order.request.reduce_only {
+            return Some(qty);
+        }
+        let q = self.reducible(&order.request, qty);
+        if q.is_none() {
+            order.status = OrderStatus::Cancelled;
+            out.push(ExecEvent::Cancelled {
+                order_id: order.request.id,
+                agent: order.request.agent,
+                symbol: order.request.symbol,
+                reason: "reduce-only order has no position left to reduce".into(),
+                ts_ms,
+            });
+        }
+        q
+    }
+
     /// Fills a taker order now from `base` (the touch), never worse than a limit price if the
     /// order has one; reduce-only orders are capped to the position they reduce.
     fn take(&mut self, order: &mut Order, base: Price, ts_ms: i64, out: &mut Vec<ExecEvent>) {
         let Some(i) = self.index(order.request.symbol) else { return };
-        let mut qty = order.remaining();
-        if order.request.reduce_only {
-            match self.reducible(&order.request, qty) {
-                Some(q) => qty = q,
-                None => {
-                    order.status = OrderStatus::Cancelled;
-                    out.push(ExecEvent::Cancelled {
-                        order_id: order.request.id,
-                        agent: order.request.agent,
-                        symbol: order.request.symbol,
-                        reason: "reduce-only order has no position left to reduce".into(),
-                        ts_ms,
-                    });
-                    return;
-                }
-            }
-        }
+        let Some(qty) = self.fillable(order, ts_ms, out) else { return };
         let mut price = self.taker_price(i, order.request.side, qty, base);
         if let OrderKind::Limit { price: limit } = order.request.kind {
             price = match order.request.side {
@@ -408,24 +414,10 @@ impl PaperExchange {
         for (k, level, is_limit) in hits {
             let mut order = self.resting[i][k].clone();
             if is_limit {
-                let mut qty = order.remaining();
-                if order.request.reduce_only {
-                    match self.reducible(&order.request, qty) {
-                        Some(q) => qty = q,
-                        None => {
-                            order.status = OrderStatus::Cancelled;
-                            out.push(ExecEvent::Cancelled {
-                                order_id: order.request.id,
-                                agent: order.request.agent,
-                                symbol: order.request.symbol,
-                                reason: "reduce-only order has no position left to reduce".into(),
-                                ts_ms,
-                            });
-                            done.push(k);
-                            continue;
-                        }
-                    }
-                }
+                let Some(qty) = self.fillable(&mut order, ts_ms, out) else {
+                    done.push(k);
+                    continue;
+                };
                 self.execute(&mut order, qty, level, Liquidity::Maker, ts_ms, out);
                 if order.status == OrderStatus::PartiallyFilled && order.request.reduce_only {
                     order.status = OrderStatus::Cancelled;
