@@ -18,6 +18,9 @@
 //! `<manifest>/../shared/market-data`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../tests/support/market_data.rs"]
+mod market_data;
+
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
@@ -28,13 +31,7 @@ use alphatx::market::replay::{self, ReplayData};
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 fn btc_file() -> PathBuf {
-    let dir = match std::env::var_os("ALPHATX_MARKET_DATA") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/market-data")),
-    };
-    let path = dir.join("nautilus/btc-perp-20211231-20220201_1m.csv");
-    assert!(path.is_file(), "missing {}; set ALPHATX_MARKET_DATA", path.display());
-    path
+    market_data::shared("nautilus/btc-perp-20211231-20220201_1m.csv")
 }
 
 fn reference_config() -> Config {

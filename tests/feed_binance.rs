@@ -8,6 +8,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod feed_support;
+#[path = "support/market_data.rs"]
+mod market_data;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -25,6 +27,7 @@ use alphatx::engine::FeedState;
 use alphatx::market::binance::{Binance, BinanceMarket};
 use alphatx::market::live::{FeedStart, HttpSettings, LiveSettings, Venue, WsItem, run_feed};
 use feed_support::*;
+use market_data::read_shared;
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -497,7 +500,7 @@ fn real_trades_quotes_and_klines_round_trip_through_the_decoders() {
     use alphatx::market::binance::rest::{KlineRow, bars_from_rows};
     let mut out = Vec::new();
     // Real Binance BTCUSDT trades, re-encoded as aggTrade frames.
-    let trades = std::fs::read_to_string(market_data("nautilus/binance_btcusdt-trades.csv")).unwrap();
+    let trades = read_shared("nautilus/binance_btcusdt-trades.csv");
     let mut n = 0;
     for line in trades.lines().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
@@ -520,7 +523,7 @@ fn real_trades_quotes_and_klines_round_trip_through_the_decoders() {
     }
     assert_eq!(n, 2001);
     // Real best bid/offer updates, re-encoded as futures bookTicker frames.
-    let quotes = std::fs::read_to_string(market_data("nautilus/binance_btcusdt-quotes.csv")).unwrap();
+    let quotes = read_shared("nautilus/binance_btcusdt-quotes.csv");
     for (u, line) in quotes.lines().skip(1).enumerate() {
         let f: Vec<&str> = line.split(',').collect();
         let frame = format!(
@@ -540,7 +543,7 @@ fn real_trades_quotes_and_klines_round_trip_through_the_decoders() {
     }
     // Two real days of USDⓈ-M 1m klines: as stream frames and as REST rows, identical bars.
     for file in ["binance-klines/um-BTCUSDT-1m-2022-09-05.csv", "binance-klines/um-BTCUSDT-1m-2022-09-06.csv"] {
-        let text = std::fs::read_to_string(market_data(file)).unwrap();
+        let text = read_shared(file);
         let rows: Vec<Vec<&str>> = text.lines().skip(1).map(|l| l.split(',').collect()).collect();
         assert_eq!(rows.len(), 1440);
         let json = format!(

@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod feed_support;
+#[path = "support/market_data.rs"]
+mod market_data;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -22,6 +24,7 @@ use alphatx::market::hyperliquid::Hyperliquid;
 use alphatx::market::hyperliquid::decode::{self, CoinMap, Parsed};
 use alphatx::market::live::{FeedStart, HttpSettings, Venue, WsItem, run_feed};
 use feed_support::*;
+use market_data::read_shared;
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -210,7 +213,7 @@ async fn silence_is_stale_and_bad_frames_are_counted() {
 
 #[test]
 fn recorded_candle_snapshot_decodes_to_the_recorded_values() {
-    let text = std::fs::read_to_string(market_data("hyperliquid/info_candleSnapshot_kPEPE_1h.json")).unwrap();
+    let text = read_shared("hyperliquid/info_candleSnapshot_kPEPE_1h.json");
     let file: serde_json::Value = serde_json::from_str(&text).unwrap();
     let response = file["response"].to_string();
     let candles: Vec<decode::Candle> = serde_json::from_str(&response).unwrap();
@@ -256,7 +259,7 @@ fn recorded_books_give_their_best_levels() {
             Some(1761786491067),
         ),
     ] {
-        let text = std::fs::read_to_string(market_data(file)).unwrap();
+        let text = read_shared(file);
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         let data = if v.get("response").is_some() { v["response"].clone() } else { v };
         let frame = format!(r#"{{"channel":"l2Book","data":{data}}}"#);

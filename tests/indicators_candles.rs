@@ -2,7 +2,8 @@
 //! rejections, history bounds and the indicators kept per timeframe.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
+#[path = "support/market_data.rs"]
+mod market_data;
 
 use alphatx::domain::{Candle, Timeframe};
 use alphatx::indicators::IndicatorSet;
@@ -10,6 +11,7 @@ use alphatx::market::candles::{CandleError, CandleInput, CandleSeries, Closed};
 use proptest::prelude::*;
 
 use Timeframe::{D1, H1, H4, M1, M5, M15};
+use market_data::read_shared;
 
 /// 2022-01-01T00:00:00Z: a UTC midnight, so every timeframe's bucket starts here.
 const T0: i64 = 1_640_995_200_000;
@@ -453,24 +455,6 @@ fn each_timeframe_has_its_own_indicators_fed_with_its_closed_candles() {
 
 // ---------------------------------------------------------------- real data
 
-fn market_data_dir() -> PathBuf {
-    match std::env::var_os("ALPHATX_MARKET_DATA") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/market-data")),
-    }
-}
-
-fn read_market_file(rel: &str) -> String {
-    let path = market_data_dir().join(rel);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read the market data file {} ({e}); set ALPHATX_MARKET_DATA to the \
-             market-data directory, e.g. ALPHATX_MARKET_DATA=/work/shared/market-data",
-            path.display()
-        )
-    })
-}
-
 fn num(s: &str) -> f64 {
     s.parse().unwrap_or_else(|_| panic!("not a number: {s}"))
 }
@@ -480,7 +464,7 @@ fn num(s: &str) -> f64 {
 /// built from trades must equal those built from the 1m bars.
 #[test]
 fn real_trades_aggregate_to_the_exchange_candles() {
-    let trades: Vec<(i64, f64, f64)> = read_market_file("freqtrade/XRP_ETH-trades.csv")
+    let trades: Vec<(i64, f64, f64)> = read_shared("freqtrade/XRP_ETH-trades.csv")
         .lines()
         .skip(1)
         .map(|l| {
@@ -488,7 +472,7 @@ fn real_trades_aggregate_to_the_exchange_candles() {
             (f[0].parse().unwrap(), num(f[4]), num(f[5]))
         })
         .collect();
-    let bars: Vec<Candle> = read_market_file("freqtrade/XRP_ETH-1m.csv")
+    let bars: Vec<Candle> = read_shared("freqtrade/XRP_ETH-1m.csv")
         .lines()
         .skip(1)
         .map(|l| {
@@ -530,7 +514,7 @@ fn real_trades_aggregate_to_the_exchange_candles() {
 /// The whole BTC month through `on_bar`: every timeframe equals a batch aggregation.
 #[test]
 fn real_btc_bars_aggregate_like_a_batch() {
-    let text = read_market_file("nautilus/btc-perp-20211231-20220201_1m.csv");
+    let text = read_shared("nautilus/btc-perp-20211231-20220201_1m.csv");
     let bars: Vec<Candle> = text
         .lines()
         .skip(1)

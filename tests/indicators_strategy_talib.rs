@@ -5,32 +5,19 @@
 //! index on, and `None` exactly where TA-Lib has no value.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
+#[path = "support/market_data.rs"]
+mod market_data;
 
 use alphatx::domain::{Candle, MarketData, Timeframe};
 use alphatx::indicators::{Adx, Donchian, IndicatorSet, IndicatorValues, Roc};
 use alphatx::market::candles::CandleSeries;
 use alphatx::market::sim::{SimConfig, SimMarket, SimMode};
+use market_data::shared;
 use rust_decimal::prelude::ToPrimitive;
 use ta::Next;
 use ta_lib::{Core, MAType};
 
 const TOL: f64 = 1e-9;
-
-fn shared(rel: &str) -> PathBuf {
-    let dir = match std::env::var_os("ALPHATX_MARKET_DATA") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/market-data")),
-    };
-    let path = dir.join(rel);
-    assert!(
-        path.is_file(),
-        "missing market data file {}; set ALPHATX_MARKET_DATA to the market-data directory, \
-         e.g. ALPHATX_MARKET_DATA=/work/shared/market-data",
-        path.display()
-    );
-    path
-}
 
 /// The real BTC month, read with the replay reader.
 fn btc() -> Vec<Candle> {

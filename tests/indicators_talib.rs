@@ -6,10 +6,12 @@
 //! real BTC perpetual 1m file from the shared market data (`ALPHATX_MARKET_DATA`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
+#[path = "support/market_data.rs"]
+mod market_data;
 
 use alphatx::domain::Candle;
 use alphatx::indicators::{Atr, Bollinger, Ema, IndicatorSet, IndicatorValues, Macd, Rsi, Sma};
+use market_data::read_shared;
 use ta::Next;
 use ta_lib::{Core, MAType};
 
@@ -18,25 +20,10 @@ const BTC_FILE: &str = "nautilus/btc-perp-20211231-20220201_1m.csv";
 
 // ---------------------------------------------------------------- data
 
-/// `$ALPHATX_MARKET_DATA`, else `<manifest>/../shared/market-data`.
-fn market_data_dir() -> PathBuf {
-    match std::env::var_os("ALPHATX_MARKET_DATA") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/market-data")),
-    }
-}
-
 /// The real BTC file. A missing file fails the test, naming the path and the fix: parity on
 /// real data is part of the contract, not an optional extra.
 fn btc_candles() -> Vec<Candle> {
-    let path = market_data_dir().join(BTC_FILE);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read the market data file {} ({e}); set ALPHATX_MARKET_DATA to the \
-             market-data directory, e.g. ALPHATX_MARKET_DATA=/work/shared/market-data",
-            path.display()
-        )
-    });
+    let text = read_shared(BTC_FILE);
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("timestamp,open,high,low,close,volume"));
     let candles: Vec<Candle> = lines

@@ -11,31 +11,20 @@
 //! 45,028th bar, so 833 round trips complete — asserted too, so the difference stays explained.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/market_data.rs"]
+mod market_data;
+
 use std::path::{Path, PathBuf};
 
 use alphatx::app::replay_backtest;
 use alphatx::config::Config;
 use alphatx::market::replay;
+use market_data::shared;
 
 const BTC_FILE: &str = "nautilus/btc-perp-20211231-20220201_1m.csv";
 
-/// `$ALPHATX_MARKET_DATA`, else `<manifest>/../shared/market-data`.
-fn market_data_dir() -> PathBuf {
-    match std::env::var_os("ALPHATX_MARKET_DATA") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/market-data")),
-    }
-}
-
 fn btc_file() -> PathBuf {
-    let path = market_data_dir().join(BTC_FILE);
-    assert!(
-        path.is_file(),
-        "missing market data file {}; set ALPHATX_MARKET_DATA to the market-data directory, \
-         e.g. ALPHATX_MARKET_DATA=/work/shared/market-data",
-        path.display()
-    );
-    path
+    shared(BTC_FILE)
 }
 
 /// The shipped reference configuration (also usable from the command line).

@@ -4,31 +4,18 @@
 //! with the instruments, symbols and markets each file implies.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/market_data.rs"]
+mod market_data;
+
 use std::path::{Path, PathBuf};
 
 use alphatx::domain::{InstrumentKind, MarketData, MarketEvent, Symbol, Timeframe};
 use alphatx::market::candles::{CandleInput, CandleSeries};
 use alphatx::market::recording::{RecordingHeader, RecordingWriter};
 use alphatx::market::replay::{self, GapPolicy, IssueKind, MarketKind, ReplayError, ReplaySettings, RulesSource};
+use market_data::shared;
 use rust_decimal::Decimal;
 use rust_decimal::dec;
-
-/// `$ALPHATX_MARKET_DATA`, else `<manifest>/../shared/market-data`; a missing file fails the
-/// test naming the path.
-fn shared(rel: &str) -> PathBuf {
-    let dir = match std::env::var_os("ALPHATX_MARKET_DATA") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/market-data")),
-    };
-    let path = dir.join(rel);
-    assert!(
-        path.is_file(),
-        "missing market data file {}; set ALPHATX_MARKET_DATA to the market-data directory, \
-         e.g. ALPHATX_MARKET_DATA=/work/shared/market-data",
-        path.display()
-    );
-    path
-}
 
 /// A fresh scratch directory for one test.
 fn scratch(name: &str) -> PathBuf {

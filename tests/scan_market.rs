@@ -3,7 +3,8 @@
 //! warm-up values are absent rather than made up, and strategies that would enter now are listed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
+#[path = "support/market_data.rs"]
+mod market_data;
 
 use alphatx::app::{parse_at, scan};
 use alphatx::cli::{DataArgs, ScanArgs};
@@ -11,23 +12,9 @@ use alphatx::config::Config;
 use alphatx::domain::{MarketData, Timeframe};
 use alphatx::indicators::{Ema, Rsi};
 use alphatx::scan::EmaTrend;
+use market_data::shared;
 use rust_decimal::prelude::ToPrimitive;
 use ta::Next;
-
-fn shared(rel: &str) -> PathBuf {
-    let dir = match std::env::var_os("ALPHATX_MARKET_DATA") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/market-data")),
-    };
-    let path = dir.join(rel);
-    assert!(
-        path.is_file(),
-        "missing market data file {}; set ALPHATX_MARKET_DATA to the market-data directory, \
-         e.g. ALPHATX_MARKET_DATA=/work/shared/market-data",
-        path.display()
-    );
-    path
-}
 
 const DAY: &str = "binance-klines/um-BTCUSDT-1m-2022-09-05.csv";
 

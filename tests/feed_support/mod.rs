@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -58,20 +57,6 @@ pub fn bar_at(symbol: &str, open_ms: i64) -> Bar {
     let high = open.max(close) + Decimal::from(3);
     let low = open.min(close) - Decimal::from(4);
     Bar { open_ms, interval_ms: MIN, open, high, low, close, volume: Decimal::new(12345 + (m % 100), 3) }
-}
-
-/// Where the shared market-data fixtures are.
-pub fn market_data(rel: &str) -> PathBuf {
-    let root = std::env::var_os("ALPHATX_MARKET_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/market-data"));
-    let path = root.join(rel);
-    assert!(
-        path.exists(),
-        "missing test fixture {} (set ALPHATX_MARKET_DATA to the shared market-data directory)",
-        path.display()
-    );
-    path
 }
 
 // ------------------------------------------------------------------ fake exchange state
