@@ -1207,35 +1207,24 @@ impl Engine {
         let held = self.agents[a].account.qty(plan.symbol);
         let side = if held > Decimal::ZERO { Side::Sell } else { Side::Buy };
         let qty = held.abs();
-        if let Some(stop) = plan.stop_loss {
-            let req = self.new_request(
-                a,
-                plan.symbol,
-                side,
-                qty,
-                OrderKind::StopMarket { trigger: stop },
-                true,
-                Decimal::ONE,
-                OrderPurpose::StopLoss,
-            );
-            if let (ProposalOutcome::Submitted { order }, _) = self.submit(a, req, plan.decision_id, now, out) {
-                plan.stop_order = Some(order);
+        // A protective order for each level the plan has; its id goes back into the plan.
+        let mut protect = |engine: &mut Self, kind: OrderKind, purpose: OrderPurpose| {
+            let req = engine.new_request(a, plan.symbol, side, qty, kind, true, Decimal::ONE, purpose);
+            match engine.submit(a, req, plan.decision_id, now, out) {
+                (ProposalOutcome::Submitted { order }, _) => Some(order),
+                _ => None,
             }
+        };
+        if let Some(stop) = plan.stop_loss
+            && let Some(order) = protect(self, OrderKind::StopMarket { trigger: stop }, OrderPurpose::StopLoss)
+        {
+            plan.stop_order = Some(order);
         }
-        if let Some(target) = plan.profit_target {
-            let req = self.new_request(
-                a,
-                plan.symbol,
-                side,
-                qty,
-                OrderKind::TakeProfitMarket { trigger: target },
-                true,
-                Decimal::ONE,
-                OrderPurpose::TakeProfit,
-            );
-            if let (ProposalOutcome::Submitted { order }, _) = self.submit(a, req, plan.decision_id, now, out) {
-                plan.target_order = Some(order);
-            }
+        if let Some(target) = plan.profit_target
+            && let Some(order) =
+                protect(self, OrderKind::TakeProfitMarket { trigger: target }, OrderPurpose::TakeProfit)
+        {
+            plan.target_order = Some(order);
         }
         plan.opened_ms = now;
         out.journal.push(JournalRecord::Plan(PlanRecord {
