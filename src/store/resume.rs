@@ -116,14 +116,7 @@ fn load_in(conn: &Connection, path: &Path, profile: &str) -> Result<Option<Resum
             "SELECT id, started_ms, sim_start_ms, seed FROM runs WHERE profile = ?1 AND retired_ms IS NULL
              ORDER BY id DESC LIMIT 1",
             params![profile],
-            |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, Option<i64>>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                ))
-            },
+            |r| <(i64, i64, Option<i64>, Option<String>)>::try_from(r),
         )
         .optional()
         .map_err(sql("cannot read runs"))?;
@@ -391,24 +384,7 @@ fn open_orders(conn: &Connection, path: &Path, run_id: i64) -> Result<Vec<Order>
     type Row =
         (i64, String, String, String, String, String, Option<String>, bool, String, String, String, String, i64, i64);
     let rows: Vec<Row> = stmt
-        .query_map(params![run_id], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                r.get(8)?,
-                r.get(9)?,
-                r.get(10)?,
-                r.get(11)?,
-                r.get(12)?,
-                r.get(13)?,
-            ))
-        })
+        .query_map(params![run_id], |r| r.try_into())
         .and_then(|rows| rows.collect())
         .map_err(StoreError::sqlite(path, "cannot read orders"))?;
     rows.into_iter()

@@ -901,19 +901,7 @@ impl Tx<'_> {
                 "SELECT run_id, order_id, agent, symbol, side, qty, price, fee, ts_ms FROM fills WHERE venue = ?1 AND trade_id = ?2",
             )
             .and_then(|mut s| {
-                s.query_row(params![fill.venue, id(fill.trade_id)], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
-                        r.get::<_, String>(5)?,
-                        r.get::<_, String>(6)?,
-                        r.get::<_, String>(7)?,
-                        r.get::<_, i64>(8)?,
-                    ))
-                })
+                s.query_row(params![fill.venue, id(fill.trade_id)], |r| <(i64, i64, String, String, String, String, String, String, i64)>::try_from(r))
             })
             .map_err(self.sql("cannot look up a fill"))?;
         let same = existing
@@ -1260,15 +1248,7 @@ pub(crate) fn load_account(
         )
         .and_then(|mut s| {
             s.query_row(params![run, agent.as_str()], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, i64>(6)?,
-                ))
+                <(String, String, String, String, String, String, i64)>::try_from(r)
             })
             .optional()
         })
@@ -1304,22 +1284,7 @@ pub(crate) fn load_positions(
         .map_err(StoreError::sqlite(path, "cannot read positions"))?;
     type Row = (String, String, String, String, String, String, String, String, String, String, i64, i64);
     let rows: Vec<Row> = stmt
-        .query_map(params![run, agent.as_str()], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                r.get(8)?,
-                r.get(9)?,
-                r.get(10)?,
-                r.get(11)?,
-            ))
-        })
+        .query_map(params![run, agent.as_str()], |r| r.try_into())
         .and_then(|rows| rows.collect())
         .map_err(StoreError::sqlite(path, "cannot read positions"))?;
     let mut out = Vec::with_capacity(rows.len());
