@@ -231,6 +231,14 @@ impl Reader<'_> {
         Issue { kind, file: self.file.to_owned(), line, detail }
     }
 
+    /// A row with fewer than `need` columns is a bad row ("7 columns, the header has at least 8").
+    fn columns(&self, got: usize, need: usize, line: u64, what: &'static str) -> Result<(), Issue> {
+        if got < need {
+            return Err(self.issue(IssueKind::BadRow, line, format!("{got} columns, {what} {need}")));
+        }
+        Ok(())
+    }
+
     fn time(&mut self, field: &str, line: u64) -> Result<i64, Issue> {
         match parse_time(field) {
             Ok((ms, unit)) => {
@@ -333,13 +341,7 @@ pub fn parse_csv(
                 data_lines += 1;
                 split_fields(text, &mut fields);
                 let row = (|| -> Result<Option<BarRow>, Issue> {
-                    if fields.len() < 11 {
-                        return Err(r.issue(
-                            IssueKind::BadRow,
-                            line,
-                            format!("{} columns, a kline has 12", fields.len()),
-                        ));
-                    }
+                    r.columns(fields.len(), 11, line, "a kline has at least")?;
                     let open_ms = r.time(fields[0], line)?;
                     let close_ms = r.time(fields[6], line)?;
                     if !interval_checked {
@@ -401,13 +403,7 @@ pub fn parse_csv(
                 data_lines += 1;
                 split_fields(text, &mut fields);
                 let row = (|| -> Result<BarRow, Issue> {
-                    if fields.len() < need {
-                        return Err(r.issue(
-                            IssueKind::BadRow,
-                            line,
-                            format!("{} columns, the header has at least {need}", fields.len()),
-                        ));
-                    }
+                    r.columns(fields.len(), need, line, "the header has at least")?;
                     let open_ms = r.time(fields[t], line)?;
                     let bar = BarRow {
                         open_ms,
@@ -459,13 +455,7 @@ pub fn parse_csv(
                 data_lines += 1;
                 split_fields(text, &mut fields);
                 let row = (|| -> Result<TradeRow, Issue> {
-                    if fields.len() < min_cols {
-                        return Err(r.issue(
-                            IssueKind::BadRow,
-                            line,
-                            format!("{} columns, expected at least {min_cols}", fields.len()),
-                        ));
-                    }
+                    r.columns(fields.len(), min_cols, line, "expected at least")?;
                     let ts_ms = r.time(fields[t], line)?;
                     let p = r.num(&fields, price, "price", line)?;
                     let mut q = r.num(&fields, qty, "quantity", line)?;
