@@ -6,9 +6,9 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, Wrap};
 
-use super::{block, highlight, pnl_style};
+use super::{block, pnl_style};
 use crate::clock::fmt_time;
 use crate::engine::snapshot::AgentSnapshot;
 use crate::ui::app::{App, detail_lines};
@@ -71,12 +71,13 @@ fn render_agents(frame: &mut Frame<'_>, area: Rect, app: &App) {
             ])
         })
         .collect();
-    let table = Table::new(rows_, [Constraint::Length(2), Constraint::Fill(1)])
-        .block(block(app, Panel::Agents, "Agents", None))
-        .row_highlight_style(highlight(app, Panel::Agents))
-        .style(t.style(Role::Text));
-    let mut state = TableState::default().with_selected(Some(app.sel_in(Panel::Agents, list.len())));
-    frame.render_stateful_widget(table, area, &mut state);
+    let table = Table::new(rows_, [Constraint::Length(2), Constraint::Fill(1)]).block(block(
+        app,
+        Panel::Agents,
+        "Agents",
+        None,
+    ));
+    super::render_list(frame, area, app, Panel::Agents, table, list.len());
 }
 
 fn render_metrics(frame: &mut Frame<'_>, area: Rect, app: &App, a: &AgentSnapshot, density: Density) {
@@ -175,11 +176,8 @@ fn render_decisions(frame: &mut Frame<'_>, area: Rect, app: &App, a: &AgentSnaps
         .collect();
     let table = Table::new(table_rows, [Constraint::Length(8), Constraint::Fill(2), Constraint::Fill(1)])
         .header(Row::new(vec!["Time", "Action", "Outcome"]).style(t.style(Role::TextDim)))
-        .block(b)
-        .row_highlight_style(highlight(app, panel))
-        .style(t.style(Role::Text));
-    let mut state = TableState::default().with_selected(Some(app.sel_in(panel, list.len())));
-    frame.render_stateful_widget(table, area, &mut state);
+        .block(b);
+    super::render_list(frame, area, app, panel, table, list.len());
 }
 
 fn render_detail(frame: &mut Frame<'_>, area: Rect, app: &App) {

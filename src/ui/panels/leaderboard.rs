@@ -4,9 +4,9 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Row, Table, TableState};
+use ratatui::widgets::{Cell, Row, Table};
 
-use super::{block, highlight, pnl_style};
+use super::{block, pnl_style};
 use crate::ui::app::App;
 use crate::ui::render::Density;
 use crate::ui::rows;
@@ -133,11 +133,8 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, density: Density) {
     let table = Table::new(table_rows, widths)
         .header(Row::new(header).style(t.style(Role::TextDim)))
         .block(b)
-        .column_spacing(1)
-        .row_highlight_style(highlight(app, panel))
-        .style(t.style(Role::Text));
-    let mut state = TableState::default().with_selected(Some(app.sel_in(panel, list.len())));
-    frame.render_stateful_widget(table, area, &mut state);
+        .column_spacing(1);
+    super::render_list(frame, area, app, panel, table, list.len());
 }
 
 /// The state word fits the column: `UNAVAILABLE: no key` becomes `UNAVAILABLE`.

@@ -4,9 +4,9 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Row, Table, TableState};
+use ratatui::widgets::{Cell, Row, Table};
 
-use super::{block, highlight, pnl_style};
+use super::{block, pnl_style};
 use crate::ui::app::App;
 use crate::ui::render::Density;
 use crate::ui::theme::Role;
@@ -98,11 +98,6 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, density: Density) {
         widths.push(Constraint::Length(9));
         header.push("Funding");
     }
-    let table = Table::new(rows, widths)
-        .header(Row::new(header).style(t.style(Role::TextDim)))
-        .block(b)
-        .row_highlight_style(highlight(app, panel))
-        .style(t.style(Role::Text));
-    let mut state = TableState::default().with_selected(Some(app.sel_in(panel, snap.markets.len())));
-    frame.render_stateful_widget(table, area, &mut state);
+    let table = Table::new(rows, widths).header(Row::new(header).style(t.style(Role::TextDim))).block(b);
+    super::render_list(frame, area, app, panel, table, snap.markets.len());
 }

@@ -21,7 +21,7 @@ pub mod too_small;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::{Block, Borders, Paragraph, Table, TableState};
 
 use crate::ui::app::App;
 use crate::ui::theme::Role;
@@ -74,6 +74,14 @@ pub fn empty<'a>(app: &App, block: Block<'a>, text: &str) -> Paragraph<'a> {
 /// The selection highlight for a list panel (only while focused, so one cursor shows).
 pub fn highlight(app: &App, panel: Panel) -> Style {
     if app.view.focused() == panel { app.theme.style(Role::Selection) } else { Style::default() }
+}
+
+/// Draws `table` as the selectable list of `panel` (`len` rows): text style, and the selected
+/// row highlighted while the panel has focus.
+pub fn render_list(frame: &mut ratatui::Frame<'_>, area: Rect, app: &App, panel: Panel, table: Table<'_>, len: usize) {
+    let table = table.row_highlight_style(highlight(app, panel)).style(app.theme.style(Role::Text));
+    let mut state = TableState::default().with_selected(Some(app.sel_in(panel, len)));
+    frame.render_stateful_widget(table, area, &mut state);
 }
 
 /// Inner width of a bordered area.

@@ -4,9 +4,9 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Row, Table, TableState};
+use ratatui::widgets::{Cell, Row, Table};
 
-use super::{block, highlight, pnl_style};
+use super::{block, pnl_style};
 use crate::clock::fmt_time;
 use crate::ui::app::App;
 use crate::ui::render::Density;
@@ -100,13 +100,8 @@ fn render_orders(frame: &mut Frame<'_>, area: Rect, app: &App) {
             vec!["Id", "Agent", "Symbol", "Side", "Purpose", "Qty", "Price", "Created"],
         )
     };
-    let table = Table::new(table_rows, widths)
-        .header(Row::new(header).style(t.style(Role::TextDim)))
-        .block(b)
-        .row_highlight_style(highlight(app, panel))
-        .style(t.style(Role::Text));
-    let mut state = TableState::default().with_selected(Some(app.sel_in(panel, list.len())));
-    frame.render_stateful_widget(table, area, &mut state);
+    let table = Table::new(table_rows, widths).header(Row::new(header).style(t.style(Role::TextDim))).block(b);
+    super::render_list(frame, area, app, panel, table, list.len());
 }
 
 fn render_trades(frame: &mut Frame<'_>, area: Rect, app: &App) {
@@ -159,11 +154,8 @@ fn render_trades(frame: &mut Frame<'_>, area: Rect, app: &App) {
             Row::new(vec!["Closed", "Agent", "Symbol", "Side", "Size", "Entry", "Exit", "Fees", "Net P&L", "Held"])
                 .style(t.style(Role::TextDim)),
         )
-        .block(b)
-        .row_highlight_style(highlight(app, panel))
-        .style(t.style(Role::Text));
-    let mut state = TableState::default().with_selected(Some(app.sel_in(panel, list.len())));
-    frame.render_stateful_widget(table, area, &mut state);
+        .block(b);
+    super::render_list(frame, area, app, panel, table, list.len());
 }
 
 fn render_fills(frame: &mut Frame<'_>, area: Rect, app: &App) {
@@ -189,9 +181,6 @@ fn render_fills(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let table =
         Table::new(table_rows, [Constraint::Length(8), Constraint::Min(7), Constraint::Fill(1), Constraint::Fill(2)])
             .header(Row::new(vec!["Time", "Agent", "Fill", "Detail"]).style(t.style(Role::TextDim)))
-            .block(b)
-            .row_highlight_style(highlight(app, panel))
-            .style(t.style(Role::Text));
-    let mut state = TableState::default().with_selected(Some(app.sel_in(panel, list.len())));
-    frame.render_stateful_widget(table, area, &mut state);
+            .block(b);
+    super::render_list(frame, area, app, panel, table, list.len());
 }

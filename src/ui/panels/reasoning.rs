@@ -5,9 +5,9 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Span;
-use ratatui::widgets::{Cell, Row, Table, TableState};
+use ratatui::widgets::{Cell, Row, Table};
 
-use super::{block, highlight};
+use super::block;
 use crate::clock::fmt_time;
 use crate::engine::snapshot::{LogEntry, LogKind};
 use crate::ui::app::App;
@@ -106,11 +106,6 @@ pub fn render(frame: &mut Frame<'_>, area: Rect, app: &App, density: Density) {
             vec!["Time", "Agent", "Decision · reasoning", "Outcome"],
         )
     };
-    let table = Table::new(table_rows, widths)
-        .header(Row::new(header).style(t.style(Role::TextDim)))
-        .block(b)
-        .row_highlight_style(highlight(app, panel))
-        .style(t.style(Role::Text));
-    let mut state = TableState::default().with_selected(Some(app.sel_in(panel, list.len())));
-    frame.render_stateful_widget(table, area, &mut state);
+    let table = Table::new(table_rows, widths).header(Row::new(header).style(t.style(Role::TextDim))).block(b);
+    super::render_list(frame, area, app, panel, table, list.len());
 }
