@@ -249,6 +249,38 @@ fn take_profit_triggers_in_favour() {
     assert_eq!(v.qty(), Decimal::ZERO);
 }
 
+/// A stop or target submitted when the price is already past its level acts at once; one on the
+/// right side of the price rests. All four side × kind combinations, around a last price of
+/// 60,000.
+#[test]
+fn stops_and_targets_already_through_act_at_submission() {
+    let stop = |t: Decimal| OrderKind::StopMarket { trigger: t };
+    let target = |t: Decimal| OrderKind::TakeProfitMarket { trigger: t };
+    // (position side, closing side, kind, acts at once)
+    let cases = [
+        (Side::Buy, Side::Sell, stop(dec!(60500)), true), // long's stop above the price
+        (Side::Buy, Side::Sell, stop(dec!(59500)), false),
+        (Side::Sell, Side::Buy, stop(dec!(59500)), true), // short's stop below the price
+        (Side::Sell, Side::Buy, stop(dec!(60500)), false),
+        (Side::Buy, Side::Sell, target(dec!(59500)), true), // long's target below the price
+        (Side::Buy, Side::Sell, target(dec!(60500)), false),
+        (Side::Sell, Side::Buy, target(dec!(60500)), true), // short's target above the price
+        (Side::Sell, Side::Buy, target(dec!(59500)), false),
+    ];
+    for (open, close, kind, at_once) in cases {
+        let mut v = Venue::new(no_impact(), dec!(10000));
+        v.quote(1, dec!(60000), dec!(60000));
+        v.trade(2, dec!(60000));
+        v.submit(open, dec!(0.1), OrderKind::Market, false, dec!(5));
+        let ev = v.submit(close, dec!(0.1), kind, true, dec!(1));
+        let triggered = ev.iter().any(|e| matches!(e, ExecEvent::Triggered { .. }));
+        assert_eq!(triggered, at_once, "{open:?} position, {kind:?}");
+        assert_eq!(fills(&ev).len(), usize::from(at_once), "{open:?} position, {kind:?}");
+        assert_eq!(v.qty().is_zero(), at_once, "{open:?} position, {kind:?}");
+        assert_eq!(v.paper.resting_orders().count(), usize::from(!at_once), "{open:?} position, {kind:?}");
+    }
+}
+
 fn bar(open_ms: i64, o: Decimal, h: Decimal, l: Decimal, c: Decimal) -> MarketData {
     MarketData::Bar(Bar { open_ms, interval_ms: 60_000, open: o, high: h, low: l, close: c, volume: dec!(100) })
 }

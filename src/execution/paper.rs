@@ -646,30 +646,12 @@ impl ExecutionClient for PaperExchange {
                     self.resting[i].push(order);
                 }
             }
-            OrderKind::StopMarket { trigger } => {
-                // A stop that is already through protects immediately rather than waiting.
-                let through = match order.request.side {
-                    Side::Sell => last <= trigger,
-                    Side::Buy => last >= trigger,
-                };
-                if through {
-                    out.push(ExecEvent::Triggered {
-                        order_id: order.request.id,
-                        agent: order.request.agent,
-                        symbol: order.request.symbol,
-                        price: last,
-                        ts_ms: now_ms,
-                    });
-                    self.take(&mut order, touch, now_ms, out);
-                } else {
-                    self.resting[i].push(order);
-                }
-            }
-            OrderKind::TakeProfitMarket { trigger } => {
-                let through = match order.request.side {
-                    Side::Sell => last >= trigger,
-                    Side::Buy => last <= trigger,
-                };
+            OrderKind::StopMarket { trigger } | OrderKind::TakeProfitMarket { trigger } => {
+                // A stop or target that is already through acts at once rather than waiting. A
+                // sell stop and a buy target trigger at or below their level, the others above.
+                let stop = matches!(order.request.kind, OrderKind::StopMarket { .. });
+                let below = (order.request.side == Side::Sell) == stop;
+                let through = if below { last <= trigger } else { last >= trigger };
                 if through {
                     out.push(ExecEvent::Triggered {
                         order_id: order.request.id,
