@@ -597,6 +597,18 @@ struct Tx<'a> {
 }
 
 impl Tx<'_> {
+    /// Runs one cached statement; the rows it changed count toward the batch's total.
+    fn exec_row(
+        &mut self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        context: &'static str,
+    ) -> Result<usize, StoreError> {
+        let n = self.conn.prepare_cached(sql).and_then(|mut s| s.execute(params)).map_err(self.sql(context))?;
+        self.counts.rows += n as u64;
+        Ok(n)
+    }
+
     fn sql(&self, context: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
         StoreError::sqlite(self.path, context)
     }
@@ -653,25 +665,21 @@ impl Tx<'_> {
 
     fn order_event(&mut self, run: i64, ev: OrderEvent<'_>) -> Result<(), StoreError> {
         let seq = self.seq();
-        self.conn
-            .prepare_cached(
-                "INSERT INTO order_events (run_id, order_id, seq, ts_ms, event, status, price, reason)
+        self.exec_row(
+            "INSERT INTO order_events (run_id, order_id, seq, ts_ms, event, status, price, reason)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    run,
-                    id(ev.order_id),
-                    seq,
-                    ev.ts_ms,
-                    ev.event,
-                    ev.status.map(OrderStatus::as_str),
-                    ev.price.map(dec),
-                    ev.reason
-                ])
-            })
-            .map_err(self.sql("cannot store an order event"))?;
-        self.counts.rows += 1;
+            params![
+                run,
+                id(ev.order_id),
+                seq,
+                ev.ts_ms,
+                ev.event,
+                ev.status.map(OrderStatus::as_str),
+                ev.price.map(dec),
+                ev.reason
+            ],
+            "cannot store an order event",
+        )?;
         Ok(())
     }
 
@@ -698,32 +706,25 @@ impl Tx<'_> {
     /// Runs `sql` (an [`order_insert!`] statement) for `order`; returns the rows it changed.
     fn write_order(&mut self, sql: &str, run: i64, order: &Order, reason: Option<&str>) -> Result<usize, StoreError> {
         let r = &order.request;
-        let n = self
-            .conn
-            .prepare_cached(sql)
-            .and_then(|mut s| {
-                s.execute(params![
-                    run,
-                    id(r.id.0),
-                    r.agent.as_str(),
-                    r.symbol.as_str(),
-                    r.side.as_str(),
-                    dec(r.qty),
-                    r.kind.name(),
-                    r.kind.price().map(dec),
-                    r.reduce_only,
-                    dec(r.leverage),
-                    r.purpose.as_str(),
-                    order.status.as_str(),
-                    dec(order.filled_qty),
-                    reason,
-                    order.created_ms,
-                    order.updated_ms
-                ])
-            })
-            .map_err(self.sql("cannot store an order"))?;
-        self.counts.rows += n as u64;
-        Ok(n)
+        let params = params![
+            run,
+            id(r.id.0),
+            r.agent.as_str(),
+            r.symbol.as_str(),
+            r.side.as_str(),
+            dec(r.qty),
+            r.kind.name(),
+            r.kind.price().map(dec),
+            r.reduce_only,
+            dec(r.leverage),
+            r.purpose.as_str(),
+            order.status.as_str(),
+            dec(order.filled_qty),
+            reason,
+            order.created_ms,
+            order.updated_ms
+        ];
+        self.exec_row(sql, params, "cannot store an order")
     }
 
     fn exec(&mut self, run: i64, ev: &ExecEvent) -> Result<(), StoreError> {
@@ -881,13 +882,11 @@ impl Tx<'_> {
             } else {
                 self.books.order_fills.insert(key, filled);
             }
-            self.conn
-                .prepare_cached(
-                    "UPDATE orders SET status = ?3, filled_qty = ?4, updated_ms = ?5 WHERE run_id = ?1 AND order_id = ?2",
-                )
-                .and_then(|mut s| s.execute(params![run, id(fill.order_id.0), status.as_str(), dec(filled), fill.ts_ms]))
-                .map_err(self.sql("cannot update an order"))?;
-            self.counts.rows += 1;
+            self.exec_row(
+                "UPDATE orders SET status = ?3, filled_qty = ?4, updated_ms = ?5 WHERE run_id = ?1 AND order_id = ?2",
+                params![run, id(fill.order_id.0), status.as_str(), dec(filled), fill.ts_ms],
+                "cannot update an order",
+            )?;
         }
         Ok(())
     }
@@ -990,22 +989,18 @@ impl Tx<'_> {
             }
             JournalRecord::Equity(e) => {
                 self.ensure_agent(run, e.agent)?;
-                self.conn
-                    .prepare_cached(
-                        "INSERT INTO equity (run_id, agent, ts_ms, equity, cash, unrealized_pnl) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    )
-                    .and_then(|mut s| {
-                        s.execute(params![run, e.agent.as_str(), e.ts_ms, dec(e.equity), dec(e.cash), dec(e.unrealized_pnl)])
-                    })
-                    .map_err(self.sql("cannot store an equity sample"))?;
-                self.counts.rows += 1;
+                self.exec_row(
+                    "INSERT INTO equity (run_id, agent, ts_ms, equity, cash, unrealized_pnl) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![run, e.agent.as_str(), e.ts_ms, dec(e.equity), dec(e.cash), dec(e.unrealized_pnl)],
+                    "cannot store an equity sample",
+                )?;
             }
             JournalRecord::Command(c) => {
-                self.conn
-                    .prepare_cached("INSERT INTO commands (run_id, ts_ms, command, result) VALUES (?1, ?2, ?3, ?4)")
-                    .and_then(|mut s| s.execute(params![run, c.ts_ms, c.command, c.result]))
-                    .map_err(self.sql("cannot store an operator command"))?;
-                self.counts.rows += 1;
+                self.exec_row(
+                    "INSERT INTO commands (run_id, ts_ms, command, result) VALUES (?1, ?2, ?3, ?4)",
+                    params![run, c.ts_ms, c.command, c.result],
+                    "cannot store an operator command",
+                )?;
             }
             JournalRecord::StateChange(s) => {
                 if let Some(agent) = s.agent {
@@ -1030,16 +1025,12 @@ impl Tx<'_> {
                 let plan = p.plan.as_ref().map(|plan| serde_json::to_string(plan).unwrap_or_default());
                 let stop = p.plan.as_ref().and_then(|x| x.stop_loss).map(dec);
                 let target = p.plan.as_ref().and_then(|x| x.profit_target).map(dec);
-                self.conn
-                    .prepare_cached(
-                        "INSERT INTO exit_plans (run_id, ts_ms, agent, symbol, stop_loss, profit_target, plan)
+                self.exec_row(
+                    "INSERT INTO exit_plans (run_id, ts_ms, agent, symbol, stop_loss, profit_target, plan)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    )
-                    .and_then(|mut s| {
-                        s.execute(params![run, p.ts_ms, p.agent.as_str(), p.symbol.as_str(), stop, target, plan])
-                    })
-                    .map_err(self.sql("cannot store an exit plan"))?;
-                self.counts.rows += 1;
+                    params![run, p.ts_ms, p.agent.as_str(), p.symbol.as_str(), stop, target, plan],
+                    "cannot store an exit plan",
+                )?;
             }
             JournalRecord::Breaker(b) => {
                 if let Some(agent) = b.agent {
@@ -1070,28 +1061,24 @@ impl Tx<'_> {
         self.ensure_agent(run, t.from)?;
         self.ensure_agent(run, t.to)?;
         let seq = self.seq();
-        self.conn
-            .prepare_cached(
-                "INSERT INTO transfers (run_id, seq, ts_ms, from_agent, to_agent, amount, from_cash, to_cash, reason,
+        self.exec_row(
+            "INSERT INTO transfers (run_id, seq, ts_ms, from_agent, to_agent, amount, from_cash, to_cash, reason,
                                         reversal)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    run,
-                    seq,
-                    t.ts_ms,
-                    t.from.as_str(),
-                    t.to.as_str(),
-                    dec(t.amount),
-                    dec(t.from_cash),
-                    dec(t.to_cash),
-                    t.reason,
-                    i64::from(t.reversal)
-                ])
-            })
-            .map_err(self.sql("cannot store a transfer"))?;
-        self.counts.rows += 1;
+            params![
+                run,
+                seq,
+                t.ts_ms,
+                t.from.as_str(),
+                t.to.as_str(),
+                dec(t.amount),
+                dec(t.from_cash),
+                dec(t.to_cash),
+                t.reason,
+                i64::from(t.reversal)
+            ],
+            "cannot store a transfer",
+        )?;
         self.account(run, t.from)?.cash -= t.amount;
         self.account(run, t.to)?.cash += t.amount;
         self.touch(run, t.from, None, t.ts_ms);
@@ -1113,27 +1100,23 @@ impl Tx<'_> {
         order_id: Option<u64>,
         detail: &str,
     ) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO risk_events (run_id, ts_ms, agent, kind, code, state, message, decision_id, order_id, detail)
+        self.exec_row(
+            "INSERT INTO risk_events (run_id, ts_ms, agent, kind, code, state, message, decision_id, order_id, detail)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    run,
-                    ts_ms,
-                    agent.as_ref().map(AgentId::as_str),
-                    kind,
-                    code,
-                    state,
-                    message,
-                    decision_id.map(id),
-                    order_id.map(id),
-                    detail
-                ])
-            })
-            .map_err(self.sql("cannot store a risk event"))?;
-        self.counts.rows += 1;
+            params![
+                run,
+                ts_ms,
+                agent.as_ref().map(AgentId::as_str),
+                kind,
+                code,
+                state,
+                message,
+                decision_id.map(id),
+                order_id.map(id),
+                detail
+            ],
+            "cannot store a risk event",
+        )?;
         Ok(())
     }
 
