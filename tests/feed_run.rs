@@ -91,7 +91,12 @@ async fn the_binary_streams_binance_from_the_fakes_and_records_the_session() {
     assert_eq!(header.instruments.len(), 2);
     assert_eq!(header.instruments[0].tick_size, dec!(0.1), "instruments come from exchangeInfo");
     let events: Vec<_> = std::iter::from_fn(|| reader.next_event()).map(Result::unwrap).collect();
-    let warm = events.iter().filter(|e| e.ts_ms <= header.started_ms && matches!(e.data, MarketData::Bar(_))).count();
+    // Warm-up history ends at `live_from_ms`. (Not at `started_ms`: when a minute closes between
+    // the warm-up fetch and the start, the connect-time backfill adds that bar, stamped before
+    // the start but live.)
+    let live_from = header.live_from_ms.expect("a live recording says where live data begins");
+    assert!(live_from <= header.started_ms);
+    let warm = events.iter().filter(|e| e.ts_ms <= live_from && matches!(e.data, MarketData::Bar(_))).count();
     assert_eq!(warm, 4000, "the warm-up history is recorded (2 symbols × 2000 bars)");
     let trades = events.iter().filter(|e| matches!(e.data, MarketData::Trade { .. })).count();
     assert!(trades >= 40, "live trades recorded: {trades}");
